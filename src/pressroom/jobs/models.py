@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -38,6 +39,29 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
         CheckConstraint("attempts >= 0 AND attempts <= max_attempts + 1", name="attempts"),
         Index("idx_content_jobs_org_created_desc", "org_id", text("created_at DESC")),
         Index("idx_content_jobs_status", "status"),
+        # The queue: only queued rows, grouped by org so a claim can visit orgs fairly.
+        Index(
+            "idx_content_jobs_queue",
+            "org_id",
+            text("priority DESC"),
+            "run_after",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        # Running jobs: per-org concurrency counts and the lease-expiry rescue.
+        Index(
+            "idx_content_jobs_running",
+            "org_id",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+        ),
+        Index(
+            "uq_content_jobs_org_idempotency_key",
+            "org_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(
@@ -62,6 +86,14 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    # Hash of the submitted request, so a reused key with another body is refused.
+    request_fingerprint: Mapped[str | None] = mapped_column(Text)
+    # The usage month this job consumed a unit of, and when (if ever) it was given back.
+    quota_period: Mapped[date | None] = mapped_column(Date)
+    quota_refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Engine accounting, e.g. {"model": ..., "prompt_tokens": ..., "completion_tokens": ...}.
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class ContentArtifact(IdMixin, CreatedAtMixin, Base):

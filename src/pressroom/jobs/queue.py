@@ -1,0 +1,388 @@
+"""The job queue is the `content_jobs` table; this module is every state change a worker makes.
+
+    queued --claim--> running --complete--> succeeded
+                         |--retry (transient, attempts left)--> queued (run_after = backoff)
+                         |--fail--> failed            (unit refunded unless the input was bad)
+                         |--cancel requested--> canceled
+                         |--release (shutdown)--> queued (attempt not counted)
+                         '--lease expired (crash)--> queued, or failed when out of attempts
+
+Every transition out of `running` is written only `WHERE status = 'running' AND
+lease_token = :token`, so a worker whose lease was taken over can never overwrite the
+newer attempt. Each function runs in the caller's transaction and commits nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import Uuid
+
+from pressroom.db.base import new_id
+from pressroom.usage.service import refund_job
+
+NOTIFY_CHANNEL = "pressroom_jobs"
+# Namespace of the per-org advisory locks that serialise claims for one org.
+_CLAIM_LOCK_NAMESPACE = 0x5052
+
+
+@dataclass(frozen=True)
+class ConcurrencyPolicy:
+    """How many jobs an org may run at once, by plan (from the plan catalog)."""
+
+    max_running_by_plan: Mapping[str, int]
+    default_max_running: int
+    access_statuses: Sequence[str] = ("active", "trialing", "past_due")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    kind: str
+    input: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    lease_token: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    type: str
+    media_type: str
+    content: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def notify(conn: Connection) -> None:
+    """Wake listening workers; delivered by PostgreSQL only if the transaction commits."""
+    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+# Orgs with due work, found by a skip scan over idx_content_jobs_queue (one index probe per
+# org, however long its backlog), ordered by how long their oldest due job has waited.
+_CANDIDATE_ORGS = text(
+    """
+    WITH RECURSIVE orgs(org_id) AS (
+        (SELECT org_id FROM content_jobs WHERE status = 'queued' ORDER BY org_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT j.org_id FROM content_jobs j
+                WHERE j.status = 'queued' AND j.org_id > o.org_id
+                ORDER BY j.org_id LIMIT 1)
+        FROM orgs o WHERE o.org_id IS NOT NULL
+    )
+    SELECT o.org_id FROM orgs o
+    CROSS JOIN LATERAL (
+        SELECT j.priority, j.run_after FROM content_jobs j
+        WHERE j.org_id = o.org_id AND j.status = 'queued' AND j.run_after <= now()
+        ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1
+    ) head
+    WHERE o.org_id IS NOT NULL
+    ORDER BY head.priority DESC, head.run_after
+    LIMIT :max_orgs
+    """
+)
+
+# Only one claimer at a time per org, so two workers can't both fill the same free slot;
+# an org another worker is claiming for right now is skipped, not waited for.
+_LOCK_ORGS = text(
+    """
+    SELECT org_id FROM unnest(:orgs) AS t(org_id)
+    WHERE pg_try_advisory_xact_lock(:ns, hashtext(org_id::text))
+    """
+).bindparams(bindparam("orgs", type_=ARRAY(Uuid())))
+
+# A new statement, so its snapshot sees every claim committed before the locks were taken.
+_CLAIM = text(
+    """
+    WITH slots AS (
+        SELECT o.org_id,
+               COALESCE(
+                   (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
+                    WHERE s.org_id = o.org_id AND s.status = ANY(:access_statuses)
+                    ORDER BY s.updated_at DESC LIMIT 1),
+                   :default_limit)
+               - (SELECT count(*) FROM content_jobs r
+                  WHERE r.org_id = o.org_id AND r.status = 'running') AS free
+        FROM unnest(:orgs) AS o(org_id)
+    ),
+    picked AS (
+        SELECT c.id FROM slots s
+        CROSS JOIN LATERAL (
+            SELECT j.id FROM content_jobs j
+            WHERE j.org_id = s.org_id AND j.status = 'queued' AND j.run_after <= now()
+            ORDER BY j.priority DESC, j.run_after, j.id
+            LIMIT GREATEST(LEAST(s.free, :per_org), 0)
+            FOR UPDATE SKIP LOCKED
+        ) c
+    )
+    UPDATE content_jobs j
+    SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
+        leased_by = :worker, lease_expires_at = now() + make_interval(secs => :lease_seconds),
+        started_at = COALESCE(j.started_at, now()), updated_at = now()
+    FROM picked WHERE j.id = picked.id
+    RETURNING j.id, j.org_id, j.kind, j.input, j.attempts, j.max_attempts, j.lease_token
+    """
+).bindparams(
+    bindparam("orgs", type_=ARRAY(Uuid())),
+    bindparam("access_statuses", type_=ARRAY(Text())),
+)
+
+
+def claim(
+    conn: Connection,
+    *,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    policy: ConcurrencyPolicy,
+) -> list[Claim]:
+    """Lease up to `limit` due jobs, spread across orgs, within each org's running limit."""
+    if limit <= 0:
+        return []
+    orgs = [row[0] for row in conn.execute(_CANDIDATE_ORGS, {"max_orgs": limit})]
+    if not orgs:
+        return []
+    locked = [
+        row[0] for row in conn.execute(_LOCK_ORGS, {"orgs": orgs, "ns": _CLAIM_LOCK_NAMESPACE})
+    ]
+    if not locked:
+        return []
+    rows = conn.execute(
+        _CLAIM,
+        {
+            "orgs": locked,
+            "plan_limits": json.dumps(dict(policy.max_running_by_plan)),
+            "access_statuses": list(policy.access_statuses),
+            "default_limit": policy.default_max_running,
+            "per_org": max(1, limit // len(locked)),
+            "worker": worker_id,
+            "lease_seconds": lease_seconds,
+        },
+    )
+    return [Claim(*row) for row in rows]
+
+
+_LEASES = "(SELECT unnest(:ids) AS id, unnest(:tokens) AS token)"
+
+
+def _lease_params(claims: Sequence[Claim]) -> dict[str, Any]:
+    return {"ids": [c.id for c in claims], "tokens": [c.lease_token for c in claims]}
+
+
+_HEARTBEAT = text(
+    f"""
+    UPDATE content_jobs j
+    SET lease_expires_at = now() + make_interval(secs => :lease_seconds)
+    FROM {_LEASES} l
+    WHERE j.id = l.id AND j.status = 'running' AND j.lease_token = l.token
+    RETURNING j.id, j.cancel_requested_at IS NOT NULL
+    """
+).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("tokens", type_=ARRAY(Uuid())))
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    lost: set[uuid.UUID]  # leases taken over (expired and rescued): stop, write nothing
+    cancel_requested: set[uuid.UUID]
+
+
+def heartbeat(conn: Connection, claims: Sequence[Claim], lease_seconds: float) -> HeartbeatResult:
+    """Extend the leases still held; report the lost ones and cancellation requests."""
+    if not claims:
+        return HeartbeatResult(set(), set())
+    rows = conn.execute(_HEARTBEAT, {**_lease_params(claims), "lease_seconds": lease_seconds})
+    held: set[uuid.UUID] = set()
+    cancel: set[uuid.UUID] = set()
+    for job_id, cancel_requested in rows:
+        held.add(job_id)
+        if cancel_requested:
+            cancel.add(job_id)
+    return HeartbeatResult({c.id for c in claims} - held, cancel)
+
+
+_FINISH = text(
+    """
+    UPDATE content_jobs
+    SET status = :status, error = :error, usage = COALESCE(CAST(:usage AS jsonb), usage),
+        finished_at = now(), updated_at = now(), lease_token = NULL, lease_expires_at = NULL
+    WHERE id = :id AND status = 'running' AND lease_token = :token
+    RETURNING id
+    """
+)
+
+
+def _finish(
+    conn: Connection,
+    claim: Claim,
+    status: str,
+    *,
+    error: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+) -> bool:
+    params = {
+        "status": status,
+        "error": error,
+        "usage": json.dumps(dict(usage)) if usage else None,
+        "id": claim.id,
+        "token": claim.lease_token,
+    }
+    return conn.execute(_FINISH, params).first() is not None
+
+
+_INSERT_ARTIFACTS = text(
+    """
+    INSERT INTO content_artifacts (id, job_id, type, media_type, content, metadata, size_bytes)
+    VALUES (:id, :job_id, :type, :media_type, :content, CAST(:metadata AS jsonb), :size_bytes)
+    """
+)
+
+
+def complete(
+    conn: Connection,
+    claim: Claim,
+    artifacts: Sequence[ArtifactRow],
+    usage: Mapping[str, Any] | None = None,
+) -> bool:
+    """Mark succeeded and store the artifacts — or, if the lease was lost, write nothing."""
+    if not _finish(conn, claim, "succeeded", usage=usage):
+        return False
+    if artifacts:
+        conn.execute(
+            _INSERT_ARTIFACTS,
+            [
+                {
+                    "id": new_id(),
+                    "job_id": claim.id,
+                    "type": a.type,
+                    "media_type": a.media_type,
+                    "content": a.content,
+                    "metadata": json.dumps(a.metadata),
+                    "size_bytes": len(a.content.encode()),
+                }
+                for a in artifacts
+            ],
+        )
+    return True
+
+
+def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
+    """Exponential backoff with jitter: uniform in [c/2, c], c = min(cap, base * 2**(attempt-1))."""
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - not crypto
+
+
+_RETRY = text(
+    """
+    UPDATE content_jobs
+    SET status = 'queued', error = :error, run_after = now() + make_interval(secs => :delay),
+        lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+    WHERE id = :id AND status = 'running' AND lease_token = :token
+    RETURNING id
+    """
+)
+
+
+def retry_or_fail(
+    conn: Connection, claim: Claim, error: str, *, retryable: bool, refundable: bool = True
+) -> str | None:
+    """After a failed attempt: back to the queue with backoff while attempts remain and the
+    error is retryable, else `failed` (refunding the unit when the fault was ours).
+    Returns the new status, or None if the lease was lost."""
+    if retryable and claim.attempts < claim.max_attempts:
+        delay = backoff_delay(claim.attempts).total_seconds()
+        row = conn.execute(
+            _RETRY, {"error": error, "delay": delay, "id": claim.id, "token": claim.lease_token}
+        ).first()
+        return "queued" if row else None
+    if not _finish(conn, claim, "failed", error=error):
+        return None
+    if refundable:
+        refund_job(conn, claim.id)
+    return "failed"
+
+
+def cancel(conn: Connection, claim: Claim) -> bool:
+    """Honour a cancellation request for a running job (the work done is not refunded)."""
+    return _finish(conn, claim, "canceled", error="canceled while running")
+
+
+_RELEASE = text(
+    """
+    UPDATE content_jobs
+    SET status = 'queued', attempts = attempts - 1, lease_token = NULL,
+        lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+    WHERE id = :id AND status = 'running' AND lease_token = :token
+    RETURNING id
+    """
+)
+
+
+def release(conn: Connection, claim: Claim) -> bool:
+    """Hand an unfinished job back on shutdown, without counting the attempt."""
+    return conn.execute(_RELEASE, {"id": claim.id, "token": claim.lease_token}).first() is not None
+
+
+_RESCUE = text(
+    """
+    WITH expired AS (
+        SELECT id FROM content_jobs
+        WHERE status = 'running' AND lease_expires_at < now()
+        ORDER BY lease_expires_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE content_jobs j
+    SET status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END,
+        error = 'lease expired: the worker running it stopped responding',
+        finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+        lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
+    FROM expired WHERE j.id = expired.id
+    RETURNING j.id, j.status
+    """
+)
+
+
+@dataclass(frozen=True)
+class RescueResult:
+    requeued: int
+    failed: int
+
+
+def rescue_expired(conn: Connection, *, limit: int = 500) -> RescueResult:
+    """Put jobs of crashed workers back in the queue; a job that keeps crashing its
+    workers ends `failed` once its attempts are spent (and its unit is refunded)."""
+    rows = conn.execute(_RESCUE, {"limit": limit}).all()
+    failed = [job_id for job_id, status in rows if status == "failed"]
+    for job_id in failed:
+        refund_job(conn, job_id)
+    return RescueResult(requeued=len(rows) - len(failed), failed=len(failed))
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    depth: int
+    oldest_age_seconds: float
+    running: int
+
+
+_STATS = text(
+    """
+    SELECT (SELECT count(*) FROM content_jobs WHERE status = 'queued'),
+           COALESCE((SELECT extract(epoch FROM now() - min(run_after)) FROM content_jobs
+                     WHERE status = 'queued' AND run_after <= now()), 0),
+           (SELECT count(*) FROM content_jobs WHERE status = 'running')
+    """
+)
+
+
+def stats(conn: Connection) -> QueueStats:
+    depth, age, running = conn.execute(_STATS).one()
+    return QueueStats(int(depth), float(age), int(running))

@@ -1,0 +1,49 @@
+"""What a worker does with a claimed job, behind one small interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pressroom.jobs.queue import ArtifactRow, Claim
+
+
+class JobFailed(Exception):
+    """An attempt failed. `retryable`: worth another attempt (timeouts, 429/5xx).
+    `refundable`: the fault was ours, not the input's, so the quota unit goes back."""
+
+    def __init__(self, message: str, *, retryable: bool, refundable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.refundable = refundable
+
+
+class Canceled(Exception):
+    """The runner noticed a cancellation request and stopped early."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    artifacts: list[ArtifactRow]
+    usage: dict[str, Any] | None = field(default=None)
+
+
+ShouldStop = Callable[[], bool]
+
+
+class Runner(Protocol):
+    def __call__(self, claim: Claim, should_stop: ShouldStop) -> RunResult: ...
+
+
+def noop_runner(claim: Claim, should_stop: ShouldStop) -> RunResult:
+    """Does nothing and succeeds: for measuring the queue itself."""
+    return RunResult(artifacts=[])
+
+
+def echo_runner(claim: Claim, should_stop: ShouldStop) -> RunResult:
+    """Returns the job's input as one artifact: for smoke and crash tests of the queue."""
+    import json
+
+    body = json.dumps(claim.input, sort_keys=True)
+    return RunResult(artifacts=[ArtifactRow("echo", "application/json", body)])

@@ -1,0 +1,99 @@
+"""Usage metering: one unit per job, per organization, per UTC calendar month.
+
+Consuming quota is ONE statement — an upsert whose UPDATE only happens while there is room —
+so concurrent submissions can never overshoot the limit (no read-then-write race).
+Giving a unit back is guarded by the job's `quota_refunded_at`, so it happens at most once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from pressroom.db.base import new_id
+from pressroom.errors import PaymentRequired
+
+
+def period_of(moment: datetime) -> date:
+    """The usage month (its first day) that `moment` falls in, in UTC."""
+    utc = moment.astimezone(UTC)
+    return date(utc.year, utc.month, 1)
+
+
+def next_period(period: date) -> date:
+    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+
+
+def period_reset_at(period: date) -> datetime:
+    nxt = next_period(period)
+    return datetime(nxt.year, nxt.month, 1, tzinfo=UTC)
+
+
+class QuotaExceeded(PaymentRequired):
+    code = "quota_exceeded"
+    title = "Monthly job quota exhausted"
+
+
+_CONSUME = text(
+    """
+    INSERT INTO usage_counters (id, org_id, period_month, jobs_used)
+    SELECT :id, :org_id, :period, :n WHERE :n <= :limit
+    ON CONFLICT (org_id, period_month) DO UPDATE
+        SET jobs_used = usage_counters.jobs_used + EXCLUDED.jobs_used, updated_at = now()
+        WHERE usage_counters.jobs_used + EXCLUDED.jobs_used <= :limit
+    RETURNING jobs_used
+    """
+)
+
+_USED = text(
+    "SELECT jobs_used FROM usage_counters WHERE org_id = :org_id AND period_month = :period"
+)
+
+
+@dataclass(frozen=True)
+class Consumed:
+    period: date
+    used: int
+    limit: int
+
+
+def consume(
+    session: Session, org_id: uuid.UUID, *, limit: int, now: datetime, n: int = 1
+) -> Consumed:
+    """Take `n` units of this month's quota, or raise QuotaExceeded (nothing written)."""
+    period = period_of(now)
+    row = session.execute(
+        _CONSUME, {"id": new_id(), "org_id": org_id, "period": period, "n": n, "limit": limit}
+    ).first()
+    if row is not None:
+        return Consumed(period, int(row[0]), limit)
+    used = session.execute(_USED, {"org_id": org_id, "period": period}).scalar() or 0
+    reset = period_reset_at(period)
+    raise QuotaExceeded(
+        f"monthly job quota reached: {used} of {limit} jobs used; resets at {reset.isoformat()}",
+        extra={"limit": limit, "used": used, "resets_at": reset.isoformat()},
+    )
+
+
+_REFUND = text(
+    """
+    WITH job AS (
+        UPDATE content_jobs SET quota_refunded_at = now()
+        WHERE id = :job_id AND quota_period IS NOT NULL AND quota_refunded_at IS NULL
+        RETURNING org_id, quota_period
+    )
+    UPDATE usage_counters u SET jobs_used = u.jobs_used - 1, updated_at = now()
+    FROM job WHERE u.org_id = job.org_id AND u.period_month = job.quota_period
+      AND u.jobs_used > 0
+    RETURNING u.jobs_used
+    """
+)
+
+
+def refund_job(conn: Connection | Session, job_id: uuid.UUID) -> bool:
+    """Give back the unit `job_id` consumed; True the first time, False ever after."""
+    return conn.execute(_REFUND, {"job_id": job_id}).first() is not None

@@ -1,0 +1,217 @@
+"""The queue's state changes, on a real database, through pressroom.jobs.queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from pressroom.db.session import make_engine
+from pressroom.jobs import queue
+from pressroom.jobs.queue import ArtifactRow, Claim, ConcurrencyPolicy
+from tests.factories import connect, job_status, make_jobs, make_org
+
+POLICY = ConcurrencyPolicy(max_running_by_plan={"pro": 5}, default_max_running=2)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url, pool_size=12)
+    yield engine
+    engine.dispose()
+
+
+def claim(engine: Engine, limit: int = 10, lease: float = 30, worker: str = "w") -> list[Claim]:
+    with engine.begin() as conn:
+        claims = queue.claim(
+            conn, worker_id=worker, limit=limit, lease_seconds=lease, policy=POLICY
+        )
+    if lease == 0:
+        time.sleep(0.01)  # let the clock move past the (already reached) expiry
+    return claims
+
+
+class TestClaimAndComplete:
+    def test_claimed_job_runs_once_and_completes_with_artifacts(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            (job,) = make_jobs(db, org)
+        (claimed,) = claim(engine)
+        assert claimed.id == job
+        assert claimed.attempts == 1
+        assert claim(engine) == []  # leased: nobody else gets it
+        with engine.begin() as conn:
+            ok = queue.complete(conn, claimed, [ArtifactRow("summary", "text/plain", "hé")])
+        assert ok
+        with connect(database_url) as db:
+            assert job_status(db, job) == "succeeded"
+            assert db.execute(
+                "SELECT type, size_bytes FROM content_artifacts WHERE job_id = %s", (job,)
+            ).fetchall() == [("summary", 3)]
+
+    def test_stale_lease_cannot_overwrite_a_newer_attempt(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            make_jobs(db, org)
+        (first,) = claim(engine, lease=0)
+        with engine.begin() as conn:
+            assert queue.rescue_expired(conn).requeued == 1
+        (second,) = claim(engine)
+        assert second.lease_token != first.lease_token
+        with engine.begin() as conn:
+            assert not queue.complete(conn, first, [ArtifactRow("summary", "text/plain", "old")])
+        with engine.begin() as conn:
+            assert queue.complete(conn, second, [ArtifactRow("summary", "text/plain", "new")])
+        with connect(database_url) as db:
+            rows = db.execute("SELECT content FROM content_artifacts").fetchall()
+        assert rows == [("new",)]
+
+
+class TestRetries:
+    def test_transient_failure_requeues_with_backoff_until_attempts_run_out(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            (job,) = make_jobs(db, org, max_attempts=2)
+            db.execute(
+                "INSERT INTO usage_counters (id, org_id, period_month, jobs_used)"
+                " VALUES (gen_random_uuid(), %s, date_trunc('month', now())::date, 1)",
+                (org,),
+            )
+        (c1,) = claim(engine)
+        with engine.begin() as conn:
+            assert queue.retry_or_fail(conn, c1, "timeout", retryable=True) == "queued"
+        assert claim(engine) == []  # backing off: run_after is in the future
+        with connect(database_url) as db:
+            db.execute("UPDATE content_jobs SET run_after = now() WHERE id = %s", (job,))
+        (c2,) = claim(engine)
+        assert c2.attempts == 2
+        with engine.begin() as conn:
+            assert queue.retry_or_fail(conn, c2, "timeout", retryable=True) == "failed"
+        with connect(database_url) as db:
+            assert job_status(db, job) == "failed"
+            used = db.execute("SELECT jobs_used FROM usage_counters").fetchone()
+            assert used == (0,)  # a system failure gives its unit back
+            # ...exactly once
+            from pressroom.usage.service import refund_job
+
+            with engine.begin() as conn:
+                assert not refund_job(conn, job)
+            assert db.execute("SELECT jobs_used FROM usage_counters").fetchone() == (0,)
+
+    def test_bad_input_fails_at_once_without_refund(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            (job,) = make_jobs(db, org)
+        (c,) = claim(engine)
+        with engine.begin() as conn:
+            status = queue.retry_or_fail(conn, c, "bad", retryable=False, refundable=False)
+        assert status == "failed"
+        with connect(database_url) as db:
+            row = db.execute(
+                "SELECT quota_refunded_at FROM content_jobs WHERE id = %s", (job,)
+            ).fetchone()
+        assert row == (None,)
+
+
+class TestRescue:
+    def test_job_whose_worker_keeps_dying_ends_failed(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            (job,) = make_jobs(db, org, max_attempts=2)
+        for expected in ("queued", "failed"):
+            (c,) = claim(engine, lease=0)
+            with engine.begin() as conn:
+                queue.rescue_expired(conn)
+            with connect(database_url) as db:
+                assert job_status(db, job) == expected
+
+    def test_release_on_shutdown_does_not_burn_an_attempt(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            make_jobs(db, make_org(db))
+        (c,) = claim(engine)
+        with engine.begin() as conn:
+            assert queue.release(conn, c)
+        (again,) = claim(engine)
+        assert again.attempts == 1
+
+
+class TestFairness:
+    def test_a_big_backlog_does_not_starve_another_orgs_single_job(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            big = make_org(db, "big")
+            make_jobs(db, big, 10_000)
+            small = make_org(db, "small")
+            (lonely,) = make_jobs(db, small)
+        claimed = claim(engine, limit=4)
+        assert lonely in {c.id for c in claimed}
+
+    def test_oldest_waiting_org_first_and_priority_within_an_org(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            low = make_jobs(db, org, priority=0)
+            high = make_jobs(db, org, priority=5)
+        (first,) = claim(engine, limit=1)
+        assert first.id == high[0]
+        assert low
+
+
+class TestConcurrencyLimit:
+    def test_an_org_never_runs_more_than_its_plan_allows_under_concurrent_claims(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            make_jobs(db, org, 200)
+        barrier = threading.Barrier(10)
+        results: list[int] = []
+
+        def claimer() -> None:
+            barrier.wait()
+            for _ in range(20):
+                results.append(len(claim(engine, limit=3, worker=str(uuid.uuid4()))))
+
+        threads = [threading.Thread(target=claimer) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with engine.connect() as conn:
+            running = conn.execute(
+                text("SELECT count(*) FROM content_jobs WHERE status = 'running'")
+            ).scalar()
+        assert running == POLICY.default_max_running
+        assert sum(results) == POLICY.default_max_running
+
+    def test_the_plan_of_a_live_subscription_sets_the_limit(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            make_jobs(db, org, 20)
+            db.execute(
+                "INSERT INTO subscriptions (id, org_id, provider, provider_subscription_id,"
+                " plan, status) VALUES (gen_random_uuid(), %s, 'stripe', 'sub_1', 'pro',"
+                " 'active')",
+                (org,),
+            )
+        assert len(claim(engine, limit=20)) == 5
