@@ -38,8 +38,10 @@ def make_jobs(
             " quota_period, run_after, created_at)"
             f" VALUES (%s, %s, %s, %s, %s, %s, date_trunc('month', now())::date,"
             f" {run_after_sql}, clock_timestamp())",
-            [(i, org_id, kind, json.dumps({"n": n}), priority, max_attempts)
-             for n, i in enumerate(ids)],
+            [
+                (i, org_id, kind, json.dumps({"n": n}), priority, max_attempts)
+                for n, i in enumerate(ids)
+            ],
         )
     return ids
 

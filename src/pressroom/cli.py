@@ -102,5 +102,37 @@ def up(
     serve(host=host, port=port)
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once by this process.")
+    ] = None,
+) -> None:
+    """Run a worker: claim queued jobs, run them, record the outcome. Scale by running more."""
+    from prometheus_client import start_http_server
+
+    from pressroom.db.session import get_engine
+    from pressroom.jobs.policy import concurrency_policy, runner_for
+    from pressroom.jobs.worker import Worker, WorkerConfig
+
+    settings = get_settings()
+    _database_url()
+    config = WorkerConfig(
+        concurrency=concurrency or settings.worker_concurrency,
+        lease_seconds=settings.worker_lease_seconds,
+        poll_interval=settings.worker_poll_interval,
+        rescue_interval=settings.worker_rescue_interval,
+        shutdown_grace=settings.worker_shutdown_grace,
+    )
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port)
+    runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
+    runner.install_signal_handlers()
+    typer.echo(
+        f"pressroom: worker {runner.worker_id} started ({config.concurrency} slots)", err=True
+    )
+    runner.run()
+
+
 if __name__ == "__main__":
     app()

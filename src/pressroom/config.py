@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -27,6 +28,17 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 30_000
+
+    # Workers (pressroom worker): a crashed worker's jobs return to the queue within
+    # worker_lease_seconds + worker_rescue_interval.
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    worker_lease_seconds: float = Field(default=20.0, gt=0)
+    worker_poll_interval: float = Field(default=1.0, gt=0)
+    worker_rescue_interval: float = Field(default=5.0, gt=0)
+    worker_shutdown_grace: float = Field(default=30.0, ge=0)
+    worker_metrics_port: int | None = None
+    # "engine" runs the generation engine; "noop"/"echo" exercise the queue alone.
+    worker_runner: Literal["engine", "noop", "echo"] = "engine"
 
 
 @lru_cache

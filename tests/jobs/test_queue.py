@@ -133,7 +133,7 @@ class TestRescue:
             org = make_org(db)
             (job,) = make_jobs(db, org, max_attempts=2)
         for expected in ("queued", "failed"):
-            (c,) = claim(engine, lease=0)
+            (_claimed,) = claim(engine, lease=0)
             with engine.begin() as conn:
                 queue.rescue_expired(conn)
             with connect(database_url) as db:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -42,8 +44,12 @@ def noop_runner(claim: Claim, should_stop: ShouldStop) -> RunResult:
 
 
 def echo_runner(claim: Claim, should_stop: ShouldStop) -> RunResult:
-    """Returns the job's input as one artifact: for smoke and crash tests of the queue."""
-    import json
-
+    """Returns the job's input as one artifact, after `input["sleep_seconds"]` if given
+    (stopping early on cancellation): for smoke, shutdown and crash tests of the queue."""
+    deadline = time.monotonic() + float(claim.input.get("sleep_seconds", 0))
+    while time.monotonic() < deadline:
+        if should_stop():
+            raise Canceled()
+        time.sleep(0.02)
     body = json.dumps(claim.input, sort_keys=True)
     return RunResult(artifacts=[ArtifactRow("echo", "application/json", body)])

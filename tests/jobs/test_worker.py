@@ -1,0 +1,187 @@
+"""Worker processes: run jobs, honour cancellation and SIGTERM, survive a dropped database
+connection, and lose or duplicate nothing when killed with SIGKILL again and again."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.factories import connect, job_status, make_jobs, make_org
+
+
+class WorkerProcesses:
+    def __init__(self, database_url: str, **settings: str) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PRESSROOM_WORKER_RUNNER": "echo",
+            "PRESSROOM_WORKER_LEASE_SECONDS": "1.5",
+            "PRESSROOM_WORKER_RESCUE_INTERVAL": "0.3",
+            "PRESSROOM_WORKER_POLL_INTERVAL": "0.2",
+            **{f"PRESSROOM_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.env.pop("PRESSROOM_DATABASE_URL", None)
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, concurrency: int = 4) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pressroom.cli", "worker", "--concurrency", str(concurrency)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def workers(database_url: str) -> Iterator[Callable[..., WorkerProcesses]]:
+    made: list[WorkerProcesses] = []
+
+    def make(**settings: str) -> WorkerProcesses:
+        made.append(WorkerProcesses(database_url, **settings))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.stop_all()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def set_input(database_url: str, job_id: uuid.UUID, data: dict[str, Any]) -> None:
+    with connect(database_url) as db:
+        db.execute("UPDATE content_jobs SET input = %s WHERE id = %s", (json.dumps(data), job_id))
+
+
+class TestRunsJobs:
+    def test_queued_job_is_picked_up_and_succeeds(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        w = workers()
+        w.start()
+        with connect(database_url) as db:
+            (job,) = make_jobs(db, make_org(db))
+            db.execute("NOTIFY pressroom_jobs")
+            wait_for(lambda: job_status(db, job) == "succeeded")
+            artifacts = db.execute(
+                "SELECT type FROM content_artifacts WHERE job_id = %s", (job,)
+            ).fetchall()
+        assert artifacts == [("echo",)]
+
+
+class TestCancellation:
+    def test_running_job_is_canceled_cooperatively(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        with connect(database_url) as db:
+            (job,) = make_jobs(db, make_org(db))
+        set_input(database_url, job, {"sleep_seconds": 30})
+        workers().start()
+        with connect(database_url) as db:
+            wait_for(lambda: job_status(db, job) == "running")
+            db.execute("UPDATE content_jobs SET cancel_requested_at = now() WHERE id = %s", (job,))
+            wait_for(lambda: job_status(db, job) == "canceled", timeout=20)
+
+
+class TestGracefulShutdown:
+    def test_sigterm_releases_unfinished_jobs_without_burning_an_attempt(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            slow, quick = make_jobs(db, org, 2)
+        set_input(database_url, slow, {"sleep_seconds": 60})
+        set_input(database_url, quick, {"sleep_seconds": 1})
+        proc = workers(worker_shutdown_grace="3").start()
+        with connect(database_url) as db:
+            wait_for(lambda: job_status(db, slow) == job_status(db, quick) == "running")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+            assert job_status(db, quick) == "succeeded"
+            row = db.execute(
+                "SELECT status, attempts, lease_token FROM content_jobs WHERE id = %s", (slow,)
+            ).fetchone()
+        assert row == ("queued", 0, None)
+
+
+class TestDatabaseOutage:
+    def test_worker_reconnects_after_its_connections_are_dropped(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        w = workers()
+        proc = w.start()
+        with connect(database_url) as db:
+            first = make_jobs(db, make_org(db))[0]
+            wait_for(lambda: job_status(db, first) == "succeeded")
+            # What a database restart looks like from the worker's side.
+            db.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'pressroom' AND pid <> pg_backend_pid()"
+            )
+            second = make_jobs(db, make_org(db))[0]
+            wait_for(lambda: job_status(db, second) == "succeeded", timeout=30)
+        assert proc.poll() is None
+
+
+class TestCrashSafety:
+    def test_sigkill_storm_loses_and_duplicates_nothing(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        rng = random.Random(7)
+        with connect(database_url) as db:
+            orgs = [make_org(db, f"org{i}") for i in range(10)]
+            jobs = [j for org in orgs for j in make_jobs(db, org, 100, max_attempts=50)]
+        w = workers()
+        live = [w.start(concurrency=4) for _ in range(3)]
+        kills = 0
+        deadline = time.monotonic() + 240
+        with connect(database_url) as db:
+
+            def remaining() -> int:
+                row = db.execute(
+                    "SELECT count(*) FROM content_jobs WHERE status IN ('queued', 'running')"
+                ).fetchone()
+                return int(row[0]) if row else 0
+
+            while remaining() and time.monotonic() < deadline:
+                time.sleep(rng.uniform(0.2, 0.6))
+                victim = live.pop(rng.randrange(len(live)))
+                victim.kill()  # SIGKILL: no cleanup, leases just expire
+                victim.wait()
+                kills += 1
+                live.append(w.start(concurrency=4))
+            assert remaining() == 0
+            statuses = dict(
+                db.execute("SELECT status, count(*) FROM content_jobs GROUP BY status").fetchall()
+            )
+            per_job = db.execute(
+                "SELECT j.id, count(a.id) FROM content_jobs j"
+                " LEFT JOIN content_artifacts a ON a.job_id = j.id GROUP BY j.id"
+            ).fetchall()
+        assert kills >= 5
+        assert statuses == {"succeeded": len(jobs)}
+        assert {count for _, count in per_job} == {1}
