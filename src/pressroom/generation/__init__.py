@@ -1,4 +1,8 @@
-"""Generation engines: turn a job's validated input into typed artifacts (docs/generation.md)."""
+"""Generation engines: turn a job's validated input into typed artifacts (docs/generation.md).
+
+`pressroom.generation.registry.engine_for(kind, settings)` picks the engine; it is not
+imported here so that importing the interface does not load the engines' libraries.
+"""
 
 from pressroom.generation.base import (
     ArtifactDraft,
@@ -9,7 +13,6 @@ from pressroom.generation.base import (
 )
 from pressroom.generation.errors import EngineError, InputError, TransientEngineError
 from pressroom.generation.kinds import ArtifactType, JobKind
-from pressroom.generation.registry import engine_for
 
 __all__ = [
     "ArtifactDraft",
@@ -22,5 +25,4 @@ __all__ = [
     "JobKind",
     "TokenUsage",
     "TransientEngineError",
-    "engine_for",
 ]
