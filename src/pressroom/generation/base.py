@@ -27,7 +27,10 @@ class GenerationRequest:
             parsed = parse_input(kind, data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            location = ".".join(str(part) for part in first["loc"])
+            loc = first["loc"]
+            # A discriminated union puts the kind first: ("summary", "input", "text").
+            loc = loc[1:] if loc and loc[0] == kind else loc
+            location = ".".join(str(part) for part in loc)
             raise InputError(f"{location}: {first['msg']}", field=location) from None
         return cls(kind=JobKind(kind), input=parsed)
 
