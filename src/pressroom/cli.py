@@ -13,10 +13,12 @@ from pressroom.config import get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
+from pressroom.generation.cli import generate
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
 app.add_typer(db_app, name="db")
+app.command()(generate)
 
 
 def _fail(message: str) -> typer.Exit:

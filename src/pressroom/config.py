@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = None
     # "engine" runs the generation engine; "noop"/"echo" exercise the queue alone.
     worker_runner: Literal["engine", "noop", "echo"] = "engine"
+
+    # Generation engines (docs/generation.md). PRESSROOM_ENGINE_BY_KIND is JSON, e.g.
+    # '{"social_posts": "openai"}'; kinds it does not name use PRESSROOM_ENGINE.
+    engine: Literal["builtin", "openai"] = "builtin"
+    engine_by_kind: dict[str, Literal["builtin", "openai"]] = Field(default_factory=dict)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = Field(default=60.0, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    openai_max_input_chars: int = Field(default=60_000, ge=1_000)
+    openai_temperature: float = Field(default=0.2, ge=0, le=2)
 
 
 @lru_cache

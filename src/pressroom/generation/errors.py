@@ -1,0 +1,49 @@
+"""How a generation can fail, in the three ways the worker must tell apart.
+
+- `InputError`: the user's input cannot be turned into content (too short, garbage, too long
+  for the model). Retrying cannot help and the quota is not refunded: the work was asked for.
+- `TransientEngineError`: the engine could not answer now (timeout, connection error, 429,
+  5xx, an unparsable answer from a model). The worker retries; if the last attempt fails too,
+  the job fails and its quota is refunded.
+- `EngineError`: a permanent fault on our side (misconfiguration, rejected API key, unknown
+  model). Retrying will not help until an operator acts; the quota is refunded.
+
+All are `AppError`s so that, should an engine ever run inside a request, the client gets a
+problem document with a stable code instead of a 500.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pressroom.errors import AppError, InvalidInput, ServiceUnavailable
+
+
+class InputError(InvalidInput):
+    code = "unusable_input"
+    title = "Input cannot be used"
+    retryable: ClassVar[bool] = False
+    refund: ClassVar[bool] = False
+
+    def __init__(self, detail: str, *, field: str = "input.text") -> None:
+        super().__init__(detail, extra={"errors": [{"field": field, "message": detail}]})
+        self.field = field
+
+
+class TransientEngineError(ServiceUnavailable):
+    code = "engine_unavailable"
+    title = "Generation engine unavailable"
+    retryable: ClassVar[bool] = True
+    refund: ClassVar[bool] = True
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
+        super().__init__(detail, headers=headers)
+        # Seconds the upstream asked us to wait, so the worker can set run_after to honour it.
+        self.retry_after = retry_after
+
+
+class EngineError(AppError):
+    status, code, title = 502, "engine_error", "Generation engine error"
+    retryable: ClassVar[bool] = False
+    refund: ClassVar[bool] = True
