@@ -93,6 +93,37 @@ class TestRunsJobs:
         assert artifacts == [("echo",)]
 
 
+class TestGenerationEngine:
+    def test_real_article_becomes_artifacts(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        article = (
+            "Heat pumps move heat instead of making it. In winter a heat pump pulls warmth "
+            "from outdoor air and releases it indoors; in summer it runs in reverse. Because "
+            "it moves heat rather than burning fuel, a heat pump can deliver three units of "
+            "heat for every unit of electricity. Installers say the biggest mistake is an "
+            "undersized unit. Good insulation matters as much as the heat pump itself."
+        )
+        with connect(database_url) as db:
+            org = make_org(db)
+            good, bad = make_jobs(db, org, 2, kind="key_points")
+        set_input(database_url, good, {"text": article})
+        set_input(database_url, bad, {"text": "#### $$$$ %%%% ^^^^ &&&& **** !!!!"})
+        workers(worker_runner="engine").start()
+        with connect(database_url) as db:
+            wait_for(lambda: job_status(db, good) == "succeeded")
+            wait_for(lambda: job_status(db, bad) == "failed")
+            (content,) = db.execute(
+                "SELECT content FROM content_artifacts WHERE job_id = %s AND type = 'key_points'",
+                (good,),
+            ).fetchone()  # type: ignore[misc]
+            refunded = db.execute(
+                "SELECT quota_refunded_at FROM content_jobs WHERE id = %s", (bad,)
+            ).fetchone()
+        assert "heat pump" in content.lower()
+        assert refunded == (None,)  # unusable input: the work was asked for, no refund
+
+
 class TestCancellation:
     def test_running_job_is_canceled_cooperatively(
         self, database_url: str, workers: Callable[..., WorkerProcesses]

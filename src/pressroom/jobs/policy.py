@@ -16,4 +16,6 @@ def runner_for(settings: Settings) -> Runner:
         return noop_runner
     if settings.worker_runner == "echo":
         return echo_runner
-    raise NotImplementedError("the generation engine runner")
+    from pressroom.jobs.engine_runner import engine_runner
+
+    return engine_runner(settings)

@@ -292,13 +292,19 @@ _RETRY = text(
 
 
 def retry_or_fail(
-    conn: Connection, claim: Claim, error: str, *, retryable: bool, refundable: bool = True
+    conn: Connection,
+    claim: Claim,
+    error: str,
+    *,
+    retryable: bool,
+    refundable: bool = True,
+    retry_after: float | None = None,
 ) -> str | None:
     """After a failed attempt: back to the queue with backoff while attempts remain and the
     error is retryable, else `failed` (refunding the unit when the fault was ours).
     Returns the new status, or None if the lease was lost."""
     if retryable and claim.attempts < claim.max_attempts:
-        delay = backoff_delay(claim.attempts).total_seconds()
+        delay = max(backoff_delay(claim.attempts).total_seconds(), retry_after or 0.0)
         row = conn.execute(
             _RETRY, {"error": error, "delay": delay, "id": claim.id, "token": claim.lease_token}
         ).first()

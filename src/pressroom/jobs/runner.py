@@ -15,10 +15,18 @@ class JobFailed(Exception):
     """An attempt failed. `retryable`: worth another attempt (timeouts, 429/5xx).
     `refundable`: the fault was ours, not the input's, so the quota unit goes back."""
 
-    def __init__(self, message: str, *, retryable: bool, refundable: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        refundable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.refundable = refundable
+        self.retry_after = retry_after  # seconds an upstream asked us to wait
 
 
 class Canceled(Exception):
