@@ -97,11 +97,29 @@ def serve(
 def up(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes to start beside the API.")] = 1,
 ) -> None:
-    """Migrate the database, then run the API (the one-command start behind `make run`)."""
-    _migrate(_database_url())
-    typer.echo(f"pressroom: API on http://{host}:{port} (docs at /docs)", err=True)
-    serve(host=host, port=port)
+    """Migrate, then run the API and worker(s) together (what `make run` does)."""
+    import os
+    import subprocess
+
+    url = _database_url()
+    _migrate(url)
+    env = {**os.environ, "DATABASE_URL": to_libpq_url(url)}
+    children = [
+        subprocess.Popen([sys.executable, "-m", "pressroom.cli", "worker"], env=env)
+        for _ in range(workers)
+    ]
+    typer.echo(
+        f"pressroom: API on http://{host}:{port} (docs at /docs), {workers} worker(s)", err=True
+    )
+    try:
+        serve(host=host, port=port)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait()
 
 
 @app.command()
