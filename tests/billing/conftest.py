@@ -113,3 +113,25 @@ def events(engine: Engine, provider: str = "stripe") -> list[BillingEvent]:
 
 def uid(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+@pytest.fixture
+def live_url(engine: Engine) -> Iterator[str]:
+    """The real app under Uvicorn on 127.0.0.1 (a free port), for concurrent clients."""
+    import threading
+
+    import uvicorn
+
+    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

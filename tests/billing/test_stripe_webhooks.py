@@ -351,3 +351,25 @@ class TestInvoiceEvents:
         assert row.status == "active"
         assert row.state_as_of == _ts(T0)
         assert {e.type for e in events(engine)} >= {"invoice.paid", "invoice.payment_failed"}
+
+
+class TestSameSecondEvents:
+    def test_first_payment_in_the_same_second_as_creation_wins_in_either_order(
+        self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        # Stripe stamps `created` in whole seconds; incomplete -> active often share one.
+        for order in ((0, 1), (1, 0)):
+            org, sub, cus = make_org(), uid("sub"), uid("cus")
+            pair = [
+                _sub_event(
+                    "customer.subscription.created", sub, cus, "incomplete", T0, org_id=str(org)
+                ),
+                _sub_event(
+                    "customer.subscription.updated", sub, cus, "active", T0, org_id=str(org)
+                ),
+            ]
+            for i in order:
+                post_stripe(client, pair[i])
+            row = subscription_row(engine, sub)
+            assert row is not None
+            assert row.status == "active", order

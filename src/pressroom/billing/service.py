@@ -13,8 +13,11 @@ snapshot replaces the row only if its key is greater than the row's:
 - the remaining fields break same-second ties by content, so among all snapshots one is
   the greatest whatever the order; two snapshots with equal keys write the same row.
 
-Concurrent deliveries for one subscription serialize on the row lock (SELECT ... FOR
-UPDATE, or the unique index when two inserts race). Services never commit.
+Concurrent deliveries for one subscription serialize on a transaction-scoped advisory lock
+keyed by the provider's subscription id, taken before the row is even looked up: a row
+lock alone cannot cover a row that another transaction is inserting, and without it an
+event could miss the org that a concurrent checkout is linking (and wait forever). The
+row itself is also read FOR UPDATE. Services never commit.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -89,6 +92,13 @@ def plan_for_snapshot(catalog: PlanCatalog, provider: str, snap: SubscriptionSna
         FREE_PLAN,
     )
     return FREE_PLAN
+
+
+def _serialize(session: Session, provider: str, subscription_id: str) -> None:
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"billing:{provider}:{subscription_id}"},
+    )
 
 
 def _lock(session: Session, provider: str, subscription_id: str) -> dict[str, Any] | None:
@@ -157,6 +167,7 @@ def apply_snapshot(
         "canceled_at": snap.canceled_at,
         "state_as_of": snap.as_of,
     }
+    _serialize(session, provider, snap.subscription_id)
     row = _lock(session, provider, snap.subscription_id)
     if row is None:
         org_id = _resolve_org(session, provider, snap)
@@ -170,12 +181,11 @@ def apply_snapshot(
             return True
         row = _lock(session, provider, snap.subscription_id)
         assert row is not None  # the conflicting insert has committed
-    current = row
-    if state_key(state) <= state_key(current):
+    if state_key(state) <= state_key(row):
         return False
     if state["provider_customer_id"] is None:
-        state["provider_customer_id"] = current["provider_customer_id"]
-    session.execute(update(Subscription).where(Subscription.id == current["id"]).values(**state))
+        state["provider_customer_id"] = row["provider_customer_id"]
+    session.execute(update(Subscription).where(Subscription.id == row["id"]).values(**state))
     return True
 
 
@@ -185,6 +195,7 @@ def apply_link(session: Session, provider: str, link: CheckoutLink) -> bool:
     True if the row changed."""
     if not _org_exists(session, link.org_id):
         raise EventError(f"organization {link.org_id} does not exist")
+    _serialize(session, provider, link.subscription_id)
     row = _lock(session, provider, link.subscription_id)
     if row is None:
         # A placeholder with no watermark: the first snapshot of any age replaces it.
@@ -201,14 +212,13 @@ def apply_link(session: Session, provider: str, link: CheckoutLink) -> bool:
             return True
         row = _lock(session, provider, link.subscription_id)
         assert row is not None
-    current = row
     changes: dict[str, Any] = {}
-    if current["org_id"] != link.org_id:
+    if row["org_id"] != link.org_id:
         changes["org_id"] = link.org_id
-    if current["provider_customer_id"] is None and link.customer_id is not None:
+    if row["provider_customer_id"] is None and link.customer_id is not None:
         changes["provider_customer_id"] = link.customer_id
     if changes:
         session.execute(
-            update(Subscription).where(Subscription.id == current["id"]).values(**changes)
+            update(Subscription).where(Subscription.id == row["id"]).values(**changes)
         )
     return bool(changes)
