@@ -97,10 +97,10 @@ def _call(create: Any, params: dict[str, Any]) -> RedirectUrl:
         if exc.http_status is not None and exc.http_status < 500:
             raise PaymentProviderError(f"Stripe rejected the request: {exc.user_message}") from exc
         raise ServiceUnavailable("the payment provider is unavailable; try again") from exc
-    url = result.get("url") if hasattr(result, "get") else None
+    url = getattr(result, "url", None)
     if not isinstance(url, str) or not url:
         raise PaymentProviderError("Stripe returned a session without a url")
-    return RedirectUrl(url=url, session_id=str(result.get("id", "")))
+    return RedirectUrl(url=url, session_id=str(getattr(result, "id", "")))
 
 
 def create_checkout(

@@ -218,7 +218,5 @@ def apply_link(session: Session, provider: str, link: CheckoutLink) -> bool:
     if row["provider_customer_id"] is None and link.customer_id is not None:
         changes["provider_customer_id"] = link.customer_id
     if changes:
-        session.execute(
-            update(Subscription).where(Subscription.id == row["id"]).values(**changes)
-        )
+        session.execute(update(Subscription).where(Subscription.id == row["id"]).values(**changes))
     return bool(changes)
