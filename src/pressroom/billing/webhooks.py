@@ -2,7 +2,8 @@
 
 Per delivery: read the raw body (at most `webhook_max_body_bytes`, counted while reading),
 verify the signature on exactly those bytes, then in one transaction store the event
-(`ON CONFLICT DO NOTHING`) and apply it in a savepoint. A verified delivery is always
+(`ON CONFLICT DO NOTHING`) and apply it; if applying fails, that transaction rolls back
+and a second one stores the event with its error. A verified delivery is always
 acknowledged with 200 once stored, applied or not: an event that could not be applied
 keeps its error in `billing_events` and is retried on redelivery, when its checkout
 links the org, or by `pressroom billing reprocess` (docs/billing.md). A bad signature,
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from pressroom.billing.inbox import Outcome, receive
+from pressroom.billing.inbox import Outcome, receive, record_failure
 from pressroom.billing.plans import PlanCatalog, get_catalog
 from pressroom.billing.providers.base import (
     InboundEvent,
@@ -64,8 +65,15 @@ def _store_and_apply(
     event: InboundEvent,
     catalog: PlanCatalog,
 ) -> Outcome:
-    with unit_of_work(factory) as session:
-        return receive(session, provider, event, catalog)
+    try:
+        with unit_of_work(factory) as session:
+            return receive(session, provider, event, catalog)
+    except Exception as exc:
+        # Rolled back: keep the event with its error in a transaction of its own. If the
+        # database itself is failing this raises too, and the 500 makes the provider retry.
+        with unit_of_work(factory) as session:
+            record_failure(session, provider.name, event, exc)
+        return Outcome.FAILED
 
 
 async def _handle(request: Request, provider_name: str) -> WebhookAck:
