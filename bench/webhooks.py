@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ def main() -> None:
             conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Bench')", (org_id,))
         deliveries, newest = _build(org_id, args.events, args.subscriptions)
 
+        plans = Path(tempfile.mkdtemp(prefix="pressroom-bench-")) / "plans.toml"
+        plans.write_text(f'[plans.pro]\nstripe_price_ids = ["{se.PRO_PRICE}"]\n')
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         env = {
@@ -128,6 +131,7 @@ def main() -> None:
             "DATABASE_URL": db_url,
             "PRESSROOM_STRIPE_WEBHOOK_SECRET": SECRET,
             "PRESSROOM_DB_POOL_SIZE": "20",
+            "PRESSROOM_PLANS_FILE": str(plans),
         }
         cmd = [
             sys.executable, "-m", "uvicorn", "pressroom.app:create_app", "--factory",
