@@ -1,7 +1,7 @@
 """job queue indexes, idempotency keys and quota tracking on content_jobs
 
 Revision ID: 0607bc5b8540
-Revises: 0607bc5b8537
+Revises: 0607bc5b8539
 Create Date: 2026-11-25 03:30:00
 
 Online-safe: the new columns are nullable with no default (a catalog-only change under a
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from pressroom.db.online_ddl import create_index_concurrently, drop_index_concurrently
 
 revision: str = "0607bc5b8540"
-down_revision: str | None = "0607bc5b8537"
+down_revision: str | None = "0607bc5b8539"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from pressroom import __version__, health
+from pressroom.billing.webhooks import install_billing
 from pressroom.db.session import get_engine
 from pressroom.errors import install_error_handlers
 
@@ -21,4 +22,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
     app.include_router(health.router)
+    install_billing(app)
     return app

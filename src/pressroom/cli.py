@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
+from pressroom.billing.cli import billing_app
 from pressroom.config import get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
@@ -19,6 +20,7 @@ app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
 app.add_typer(db_app, name="db")
 app.command()(generate)
+app.add_typer(billing_app, name="billing")
 
 
 def _fail(message: str) -> typer.Exit:

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     openai_max_input_chars: int = Field(default=60_000, ge=1_000)
     openai_temperature: float = Field(default=0.2, ge=0, le=2)
 
+    # Billing (docs/billing.md). Webhook secrets are comma-separated during a rotation.
+    plans_file: Path | None = None
+    stripe_webhook_secret: str | None = None
+    paddle_webhook_secret: str | None = None
+    webhook_tolerance_seconds: int = 300
+    webhook_max_body_bytes: int = 256 * 1024
+    stripe_api_key: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+
 
 @lru_cache
 def get_settings() -> Settings:

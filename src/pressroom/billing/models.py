@@ -15,6 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -69,6 +70,14 @@ class BillingEvent(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint(
             "provider", "provider_event_id", name="uq_billing_events_provider_event_id"
+        ),
+        # Events not applied yet (waiting for their org, or failed): found by the checkout
+        # that links them and by `pressroom billing reprocess` without scanning the inbox.
+        Index(
+            "ix_billing_events_pending",
+            "provider",
+            "received_at",
+            postgresql_where=text("processed_at IS NULL"),
         ),
     )
 

@@ -1,0 +1,55 @@
+"""`pressroom billing ...`: operate the webhook inbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import sessionmaker
+
+from pressroom.billing.inbox import pending_count, reprocess
+from pressroom.billing.plans import PlansFileError, get_catalog
+from pressroom.billing.providers.registry import webhook_providers
+from pressroom.config import get_settings
+from pressroom.db.session import make_engine, unit_of_work
+from pressroom.db.url import resolve_database_url
+
+billing_app = typer.Typer(no_args_is_help=True, help="Billing: the payment-webhook inbox.")
+
+
+@billing_app.command("reprocess")
+def reprocess_command(
+    event_id: Annotated[
+        str | None, typer.Option(help="Only this provider event id (e.g. evt_...).")
+    ] = None,
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many events.")] = 1000,
+) -> None:
+    """Apply stored webhook events that are not applied yet (failed, or waiting for their
+    org), oldest first. Exits 1 if any still fails; each keeps its error."""
+    try:
+        catalog = get_catalog()
+        url = resolve_database_url(quiet=True)
+    except (PlansFileError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(url, pool_size=1)
+    try:
+        with unit_of_work(sessionmaker(bind=engine)) as session:
+            report = reprocess(
+                session,
+                webhook_providers(get_settings()),
+                catalog,
+                provider=provider,
+                event_id=event_id,
+                limit=limit,
+            )
+            left = pending_count(session)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"reprocessed {report.attempted} event(s): {report.processed} applied, "
+        f"{report.failed} still failing; {left} not applied in total"
+    )
+    if report.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,285 @@
+"""The webhook inbox (`billing_events`): store each verified event once, apply it, and keep
+what could not be applied with its error until a redelivery or `pressroom billing
+reprocess` applies it.
+
+A new event is stored and applied in one transaction; if applying fails, the caller rolls
+back and records the event with its error (`record_failure`). A stored event applied later
+(redelivery, reprocess, its checkout arriving) is applied inside a savepoint, so a failure
+there rolls back only its own partial work and leaves `error` and `attempts` on its row.
+Never lost, never half-applied. Services never commit; callers own the transactions.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from pressroom.billing.models import BillingEvent
+from pressroom.billing.plans import PlanCatalog
+from pressroom.billing.providers.base import (
+    CheckoutLink,
+    EventError,
+    InboundEvent,
+    WebhookProvider,
+)
+from pressroom.billing.service import apply_link, apply_snapshot
+
+log = logging.getLogger(__name__)
+
+ERROR_MAX_CHARS = 2000
+# Pending events re-examined when a checkout links a subscription (they are few: events
+# that arrived before the org was known, or failed).
+RELINK_SCAN_LIMIT = 500
+
+
+class Outcome(enum.StrEnum):
+    PROCESSED = "processed"  # stored (now or before) and applied by this delivery
+    DUPLICATE = "duplicate"  # already applied, or being applied by a concurrent delivery
+    FAILED = "failed"  # stored, not applied: kept with its error for a retry
+
+
+def _values(provider: str, event: InboundEvent) -> dict[str, Any]:
+    return {
+        "provider": provider,
+        "provider_event_id": event.provider_event_id,
+        "type": event.type,
+        "payload": event.payload,
+        "provider_created_at": event.created_at,
+    }
+
+
+def _store_applied(session: Session, provider: str, event: InboundEvent) -> uuid.UUID | None:
+    """Insert the event already marked applied (the caller applies it in the same
+    transaction, or rolls everything back); None if it is already stored."""
+    return session.execute(
+        insert(BillingEvent)
+        .values(**_values(provider, event), processed_at=func.now(), attempts=1)
+        .on_conflict_do_nothing(constraint="uq_billing_events_provider_event_id")
+        .returning(BillingEvent.id)
+    ).scalar()
+
+
+def _claim_stored(
+    session: Session, provider: str, provider_event_id: str
+) -> tuple[uuid.UUID, InboundEvent] | None:
+    """The stored, not yet applied event, locked; None if applied or locked elsewhere."""
+    row = session.execute(
+        select(
+            BillingEvent.id,
+            BillingEvent.type,
+            BillingEvent.provider_created_at,
+            BillingEvent.payload,
+        )
+        .where(
+            BillingEvent.provider == provider,
+            BillingEvent.provider_event_id == provider_event_id,
+            BillingEvent.processed_at.is_(None),
+        )
+        .with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        return None
+    return row.id, InboundEvent(provider_event_id, row.type, row.provider_created_at, row.payload)
+
+
+def describe(exc: Exception) -> str:
+    text = str(exc) if isinstance(exc, EventError) else f"{type(exc).__name__}: {exc}"
+    return text[:ERROR_MAX_CHARS]
+
+
+def _log_failure(provider: str, event: InboundEvent, exc: Exception) -> None:
+    expected = isinstance(exc, EventError)
+    log.log(
+        logging.INFO if expected else logging.ERROR,
+        "billing event %s/%s (%s) not applied: %s",
+        provider,
+        event.provider_event_id,
+        event.type,
+        describe(exc),
+        exc_info=not expected,
+    )
+
+
+def _apply_changes(
+    session: Session, provider: WebhookProvider, event: InboundEvent, catalog: PlanCatalog
+) -> list[str]:
+    """Apply the event's changes (raising if it cannot be applied); the subscriptions it
+    linked to an org."""
+    linked: list[str] = []
+    for change in provider.interpret(event):
+        if isinstance(change, CheckoutLink):
+            apply_link(session, provider.name, change)
+            linked.append(change.subscription_id)
+        else:
+            apply_snapshot(session, provider.name, change, catalog)
+    return linked
+
+
+def _apply_stored(
+    session: Session,
+    provider: WebhookProvider,
+    event_id: uuid.UUID,
+    event: InboundEvent,
+    catalog: PlanCatalog,
+) -> bool:
+    """Apply a stored event in a savepoint; on failure keep its error instead."""
+    try:
+        with session.begin_nested():
+            linked = _apply_changes(session, provider, event, catalog)
+            session.execute(
+                update(BillingEvent)
+                .where(BillingEvent.id == event_id)
+                .values(processed_at=func.now(), attempts=BillingEvent.attempts + 1, error=None)
+            )
+    except Exception as exc:
+        _log_failure(provider.name, event, exc)
+        session.execute(
+            update(BillingEvent)
+            .where(BillingEvent.id == event_id)
+            .values(attempts=BillingEvent.attempts + 1, error=describe(exc))
+        )
+        return False
+    for subscription_id in linked:
+        _apply_waiting(session, provider, subscription_id, catalog, exclude=event_id)
+    return True
+
+
+def _apply_waiting(
+    session: Session,
+    provider: WebhookProvider,
+    subscription_id: str,
+    catalog: PlanCatalog,
+    *,
+    exclude: uuid.UUID | None,
+) -> None:
+    """Apply the stored events of a subscription that were waiting for its org."""
+    query = (
+        select(
+            BillingEvent.id,
+            BillingEvent.provider_event_id,
+            BillingEvent.type,
+            BillingEvent.provider_created_at,
+            BillingEvent.payload,
+        )
+        .where(BillingEvent.provider == provider.name, BillingEvent.processed_at.is_(None))
+        .order_by(BillingEvent.received_at)
+        .limit(RELINK_SCAN_LIMIT)
+        .with_for_update(skip_locked=True)
+    )
+    if exclude is not None:
+        query = query.where(BillingEvent.id != exclude)
+    for row in session.execute(query).all():
+        event = InboundEvent(row.provider_event_id, row.type, row.provider_created_at, row.payload)
+        if provider.subscription_ref(event) == subscription_id:
+            _apply_stored(session, provider, row.id, event, catalog)
+
+
+def receive(
+    session: Session, provider: WebhookProvider, event: InboundEvent, catalog: PlanCatalog
+) -> Outcome:
+    """Store a verified event (once) and apply it if it has not been applied yet.
+
+    The common case costs one insert plus the subscription update: the event is stored
+    already marked applied, in the transaction that applies it. If applying raises, the
+    caller rolls the transaction back and calls `record_failure` in a new one, so the
+    event is kept with its error either way.
+    """
+    event_id = _store_applied(session, provider.name, event)
+    if event_id is not None:
+        for subscription_id in _apply_changes(session, provider, event, catalog):
+            _apply_waiting(session, provider, subscription_id, catalog, exclude=event_id)
+        return Outcome.PROCESSED
+    # A redelivery: apply it only if an earlier attempt failed (and nobody else is on it).
+    claimed = _claim_stored(session, provider.name, event.provider_event_id)
+    if claimed is None:
+        return Outcome.DUPLICATE
+    event_id, stored = claimed
+    ok = _apply_stored(session, provider, event_id, stored, catalog)
+    return Outcome.PROCESSED if ok else Outcome.FAILED
+
+
+def record_failure(session: Session, provider: str, event: InboundEvent, exc: Exception) -> None:
+    """Keep an event whose first application failed, with its error (after the
+    transaction that tried it rolled back). A concurrent delivery that applied it wins."""
+    _log_failure(provider, event, exc)
+    stmt = insert(BillingEvent).values(**_values(provider, event), attempts=1, error=describe(exc))
+    session.execute(
+        stmt.on_conflict_do_update(
+            constraint="uq_billing_events_provider_event_id",
+            set_={"attempts": BillingEvent.attempts + 1, "error": stmt.excluded.error},
+            where=BillingEvent.processed_at.is_(None),
+        )
+    )
+
+
+@dataclass
+class ReprocessReport:
+    attempted: int = 0
+    processed: int = 0
+    failed: int = 0
+
+
+def reprocess(
+    session: Session,
+    providers: Mapping[str, WebhookProvider],
+    catalog: PlanCatalog,
+    *,
+    provider: str | None = None,
+    event_id: str | None = None,
+    limit: int = 1000,
+) -> ReprocessReport:
+    """Apply stored events that are not applied yet, oldest first."""
+    query = (
+        select(
+            BillingEvent.id,
+            BillingEvent.provider,
+            BillingEvent.provider_event_id,
+            BillingEvent.type,
+            BillingEvent.provider_created_at,
+            BillingEvent.payload,
+        )
+        .where(BillingEvent.processed_at.is_(None))
+        .order_by(BillingEvent.received_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if provider is not None:
+        query = query.where(BillingEvent.provider == provider)
+    if event_id is not None:
+        query = query.where(BillingEvent.provider_event_id == event_id)
+    report = ReprocessReport()
+    for row in session.execute(query).all():
+        impl = providers.get(row.provider)
+        if impl is None or _applied_since(session, row.id):
+            continue
+        report.attempted += 1
+        event = InboundEvent(row.provider_event_id, row.type, row.provider_created_at, row.payload)
+        if _apply_stored(session, impl, row.id, event, catalog):
+            report.processed += 1
+        else:
+            report.failed += 1
+    return report
+
+
+def _applied_since(session: Session, event_id: uuid.UUID) -> bool:
+    # A checkout applied earlier in this run may have applied its waiting events already.
+    return (
+        session.execute(
+            select(BillingEvent.processed_at).where(BillingEvent.id == event_id)
+        ).scalar()
+        is not None
+    )
+
+
+def pending_count(session: Session) -> int:
+    return session.execute(
+        select(func.count()).select_from(BillingEvent).where(BillingEvent.processed_at.is_(None))
+    ).scalar_one()

@@ -1,0 +1,169 @@
+"""The plan catalog: what each plan lets an organization do, and which provider prices buy it.
+
+Defaults are built in; `PRESSROOM_PLANS_FILE` (TOML or JSON) overrides them field by field
+(`[plans.pro] stripe_price_ids = ["price_..."]` is a whole valid file) or adds plans. The
+file is validated when the app starts: a bad file stops the start with a message naming
+the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import uuid
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pressroom.billing.models import Subscription
+from pressroom.config import get_settings
+
+JobKind = Literal["summary", "key_points", "seo", "social_posts", "full_pack"]
+JOB_KINDS: tuple[JobKind, ...] = ("summary", "key_points", "seo", "social_posts", "full_pack")
+FREE_PLAN = "free"
+
+# Statuses under which the subscription's plan applies (docs/billing.md explains each).
+# past_due keeps access while the provider retries the payment (its dunning window).
+ACCESS_STATUSES = frozenset({"trialing", "active", "past_due"})
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    monthly_quota: int = Field(ge=0, description="Jobs per calendar month (UTC).")
+    max_concurrent_jobs: int = Field(ge=1)
+    allowed_kinds: frozenset[JobKind] = Field(min_length=1)
+    max_priority: int = Field(ge=0)
+    stripe_price_ids: tuple[str, ...] = ()
+    paddle_price_ids: tuple[str, ...] = ()
+
+    def allows(self, kind: str) -> bool:
+        return kind in self.allowed_kinds
+
+
+DEFAULT_PLANS: dict[str, dict[str, Any]] = {
+    "free": {
+        "monthly_quota": 20,
+        "max_concurrent_jobs": 1,
+        "allowed_kinds": ["summary", "key_points"],
+        "max_priority": 0,
+    },
+    "pro": {
+        "monthly_quota": 500,
+        "max_concurrent_jobs": 5,
+        "allowed_kinds": list(JOB_KINDS),
+        "max_priority": 5,
+    },
+    "business": {
+        "monthly_quota": 5000,
+        "max_concurrent_jobs": 20,
+        "allowed_kinds": list(JOB_KINDS),
+        "max_priority": 10,
+    },
+}
+
+
+class PlanCatalog(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    plans: dict[str, Plan]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlanCatalog:
+        if FREE_PLAN not in self.plans:
+            raise ValueError(f"the catalog must define the {FREE_PLAN!r} plan (the fallback)")
+        for provider in ("stripe", "paddle"):
+            owner: dict[str, str] = {}
+            for plan in self.plans.values():
+                for price in getattr(plan, f"{provider}_price_ids"):
+                    if price in owner:
+                        raise ValueError(
+                            f"{provider} price {price!r} maps to both {owner[price]!r} "
+                            f"and {plan.name!r}"
+                        )
+                    owner[price] = plan.name
+        return self
+
+    def get(self, name: str) -> Plan:
+        """The named plan; an unknown name (a plan removed from the catalog) gives free."""
+        return self.plans.get(name) or self.plans[FREE_PLAN]
+
+    def plan_for_price(self, provider: str, price_id: str) -> Plan | None:
+        for plan in self.plans.values():
+            if price_id in getattr(plan, f"{provider}_price_ids", ()):
+                return plan
+        return None
+
+
+class PlansFileError(ValueError):
+    """The plans file is unreadable or invalid; the message names the file and the field."""
+
+
+def build_catalog(overrides: Mapping[str, Any] | None = None) -> PlanCatalog:
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEFAULT_PLANS.items()}
+    for name, fields in (overrides or {}).items():
+        if not isinstance(fields, Mapping):
+            raise ValueError(f"plans.{name} must be a table of fields")
+        merged.setdefault(name, {}).update(fields)
+    return PlanCatalog.model_validate(
+        {"plans": {name: {"name": name, **fields} for name, fields in merged.items()}}
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("the top level must be an object with a 'plans' table")
+    return data
+
+
+def load_catalog(path: Path | None) -> PlanCatalog:
+    if path is None:
+        return build_catalog()
+    try:
+        data = _read(path)
+        unknown = set(data) - {"plans"}
+        if unknown:
+            raise ValueError(f"unknown top-level key(s) {sorted(unknown)}; expected 'plans'")
+        plans = data.get("plans", {})
+        if not isinstance(plans, dict):
+            raise ValueError("'plans' must be a table keyed by plan name")
+        return build_catalog(plans)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise PlansFileError(f"invalid plans file {path}: {problems}") from None
+    except (OSError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise PlansFileError(f"invalid plans file {path}: {exc}") from None
+
+
+@lru_cache
+def get_catalog() -> PlanCatalog:
+    return load_catalog(get_settings().plans_file)
+
+
+def live_subscription(session: Session, org_id: uuid.UUID) -> Subscription | None:
+    """The org's subscription that currently grants access, newest first, if any."""
+    return session.scalars(
+        select(Subscription)
+        .where(Subscription.org_id == org_id, Subscription.status.in_(ACCESS_STATUSES))
+        .order_by(Subscription.state_as_of.desc().nulls_last(), Subscription.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def effective_plan(
+    session: Session, org_id: uuid.UUID, *, catalog: PlanCatalog | None = None
+) -> Plan:
+    """The plan the org may use now: its live subscription's plan, else free."""
+    catalog = catalog or get_catalog()
+    sub = live_subscription(session, org_id)
+    return catalog.get(sub.plan) if sub is not None else catalog.plans[FREE_PLAN]
