@@ -70,9 +70,9 @@ def plans_of(session: Session, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]
             Subscription.org_id.in_(org_ids),
             Subscription.status.in_(LIVE_SUBSCRIPTION_STATUSES),
         )
-        .order_by(Subscription.org_id, Subscription.updated_at.desc())
-        .distinct(Subscription.org_id)
+        .order_by(Subscription.updated_at)
     )
+    # Later rows win: an org with two live subscriptions gets the newest one's plan.
     plans = {org_id: plan for org_id, plan in rows}
     return {org_id: plans.get(org_id, FREE_PLAN) for org_id in org_ids}
 
