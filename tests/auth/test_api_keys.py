@@ -19,7 +19,8 @@ class TestCreation:
         org_id = create_org(client, owner)
         created = create_api_key(client, owner, org_id)
         secret = created["key"]
-        assert secret.startswith("prk_") and len(secret) > 40
+        assert secret.startswith("prk_")
+        assert len(secret) > 40
         assert secret.startswith(created["prefix"])
         listed = client.get(f"/v1/orgs/{org_id}/api-keys", headers=owner).json()["items"]
         assert [k["prefix"] for k in listed] == [created["prefix"]]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -103,9 +101,7 @@ class TestInvite:
 
 
 @pytest.fixture
-def expired_invitation(
-    client: TestClient, database_url: str
-) -> Iterator[tuple[dict[str, str], str]]:
+def expired_invitation(client: TestClient, database_url: str) -> tuple[dict[str, str], str]:
     _, owner = new_user(client)
     org_id = create_org(client, owner)
     email, invitee = new_user(client, "invitee")
@@ -114,7 +110,7 @@ def expired_invitation(
     with engine.begin() as conn:
         conn.execute(text("UPDATE invitations SET expires_at = now() - interval '1 second'"))
     engine.dispose()
-    yield invitee, token
+    return invitee, token
 
 
 class TestExpiry:
