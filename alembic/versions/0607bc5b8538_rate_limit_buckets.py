@@ -23,7 +23,7 @@ def upgrade() -> None:
         "rate_limit_buckets",
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("hits", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("key", "window_start", name=op.f("pk_rate_limit_buckets")),
         if_not_exists=True,
     )

@@ -85,6 +85,8 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Our access line replaces uvicorn's (which would log the query string).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every outbound URL at INFO, query string (and any secret in it) included.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _request_id(scope: Scope) -> str:
