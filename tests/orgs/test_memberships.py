@@ -134,3 +134,25 @@ class TestRemoveMember:
         _, admin, _ = add_member(client, owner, org_id, "admin", "admin")
         response = client.delete(f"/v1/orgs/{org_id}/members/{_me(client, owner)}", headers=admin)
         assert response.status_code == 403
+
+
+class TestConcurrentDemotions:
+    def test_two_owners_demoting_each_other_leave_one_owner(self, client: TestClient) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _, first = new_user(client, "first")
+        org_id = create_org(client, first)
+        _, second, second_id = add_member(client, first, org_id, "owner", "second")
+        first_id = _me(client, first)
+
+        def demote(headers: dict[str, str], target: str) -> int:
+            return client.patch(
+                f"/v1/orgs/{org_id}/members/{target}", json={"role": "member"}, headers=headers
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            codes = sorted(
+                pool.map(lambda args: demote(*args), [(first, second_id), (second, first_id)])
+            )
+        assert codes == [200, 409]
+        assert list(_roles(client, first, org_id).values()).count("owner") == 1
