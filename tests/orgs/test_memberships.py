@@ -154,5 +154,7 @@ class TestConcurrentDemotions:
             codes = sorted(
                 pool.map(lambda args: demote(*args), [(first, second_id), (second, first_id)])
             )
-        assert codes == [200, 409]
+        # The loser is refused either by the last-owner rule (409) or, if the winner
+        # committed before the loser's request began, because it is no longer an owner (403).
+        assert codes in ([200, 403], [200, 409])
         assert list(_roles(client, first, org_id).values()).count("owner") == 1
