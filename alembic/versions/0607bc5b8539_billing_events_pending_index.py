@@ -1,7 +1,7 @@
 """billing events pending index
 
 Revision ID: 0607bc5b8539
-Revises: 0607bc5b8537
+Revises: 0607bc5b8538
 Create Date: 2026-01-20 09:00:00
 
 A partial index over the inbox rows not applied yet (processed_at IS NULL): the checkout
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pressroom.db.online_ddl import create_index_concurrently, drop_index_concurrently
 
 revision: str = "0607bc5b8539"
-down_revision: str | None = "0607bc5b8537"
+down_revision: str | None = "0607bc5b8538"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

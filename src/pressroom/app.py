@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from pressroom import __version__, health
+from pressroom.accounts.routes import router as accounts_router
+from pressroom.auth import passwords
+from pressroom.auth.routes import router as auth_router
 from pressroom.billing.webhooks import install_billing
+from pressroom.body_limit import BodySizeLimitMiddleware
+from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
 from pressroom.errors import install_error_handlers
+from pressroom.observability import RequestContextMiddleware, configure_logging
+from pressroom.orgs.api_key_routes import router as api_keys_router
+from pressroom.orgs.invitation_routes import router as invitations_router
+from pressroom.orgs.routes import router as orgs_router
+
+API_PREFIX = "/v1"
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def api_router() -> APIRouter:
+    v1 = APIRouter(prefix=API_PREFIX)
+    for router in (accounts_router, auth_router, orgs_router, invitations_router, api_keys_router):
+        v1.include_router(router)
+    return v1
+
+
+def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    passwords.warm_up()
     app = FastAPI(
         title="Pressroom",
         version=__version__,
         description="Multi-tenant content generation: organizations, plans, jobs, artifacts.",
     )
+    app.state.settings = settings
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
+    # Added last = runs first: the request id wraps everything, the body limit comes next.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
-    install_billing(app)
+    app.include_router(api_router())
+    install_billing(app, settings)
     return app

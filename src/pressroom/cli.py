@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from pressroom.billing.cli import billing_app
@@ -92,7 +93,12 @@ def serve(
     from pressroom.app import create_app
 
     _database_url()
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    try:
+        get_settings()  # refuse to start on bad settings (a default secret in production)
+    except ValidationError as exc:
+        raise _fail(f"invalid settings: {exc}") from None
+    # log_config=None keeps our JSON logging; our middleware writes the access log.
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Signs development tokens only: production refuses to start with it (or with no key).
+DEV_SECRET_KEY = "pressroom-development-secret-key-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_KEY_LENGTH = 32
+
+log = logging.getLogger(__name__)
 
 
 def default_data_dir() -> Path:
@@ -60,6 +67,49 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 256 * 1024
     stripe_api_key: str | None = None
     stripe_api_base: str = "https://api.stripe.com"
+
+    # Signs access tokens (HS256). Unset in development means DEV_SECRET_KEY, with a warning.
+    secret_key: SecretStr = SecretStr("")
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # Largest request body accepted, checked before the body is parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    # Abuse limits: attempts per window, counted in PostgreSQL (shared by every API process).
+    rate_limit_window_seconds: int = Field(default=600, ge=1)
+    signup_limit_per_ip: int = Field(default=30, ge=1)
+    signup_limit_per_account: int = Field(default=5, ge=1)
+    login_limit_per_ip: int = Field(default=60, ge=1)
+    login_limit_per_account: int = Field(default=10, ge=1)
+
+    # Log level of the JSON logs.
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() == "production"
+
+    @model_validator(mode="after")
+    def _secret_key_is_safe(self) -> Settings:
+        key = self.secret_key.get_secret_value()
+        if self.is_production:
+            if not key or key == DEV_SECRET_KEY:
+                raise ValueError(
+                    "PRESSROOM_SECRET_KEY must be set to a private random value in production"
+                )
+            if len(key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    f"PRESSROOM_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+                )
+        elif not key:
+            log.warning(
+                "PRESSROOM_SECRET_KEY is not set: using the development key "
+                "(tokens are forgeable by anyone who reads the source)"
+            )
+            self.secret_key = SecretStr(DEV_SECRET_KEY)
+        return self
 
 
 @lru_cache

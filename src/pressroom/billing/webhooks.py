@@ -29,7 +29,7 @@ from pressroom.billing.providers.base import (
     WebhookProvider,
 )
 from pressroom.billing.providers.registry import webhook_providers
-from pressroom.config import get_settings
+from pressroom.config import Settings, get_settings
 from pressroom.db.session import unit_of_work
 from pressroom.errors import AppError, error_responses
 
@@ -120,9 +120,9 @@ async def paddle_webhook(request: Request) -> WebhookAck:
     return await _handle(request, "paddle")
 
 
-def install_billing(app: FastAPI) -> None:
+def install_billing(app: FastAPI, settings: Settings | None = None) -> None:
     """Webhook routes plus what they need; a bad plans file fails here, at start-up."""
-    settings = get_settings()
+    settings = settings or get_settings()
     app.state.plan_catalog = get_catalog()
     app.state.webhook_providers = webhook_providers(settings)
     app.state.webhook_max_body_bytes = settings.webhook_max_body_bytes

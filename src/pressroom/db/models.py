@@ -1,7 +1,7 @@
 """Imports every feature's models so `Base.metadata` holds the whole schema (for Alembic)."""
 
 from pressroom.accounts.models import User
-from pressroom.auth.models import ApiKey, AuthSession
+from pressroom.auth.models import ApiKey, AuthSession, RateLimitBucket
 from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.db.base import Base
 from pressroom.jobs.models import ContentArtifact, ContentJob
@@ -18,6 +18,7 @@ __all__ = [
     "Invitation",
     "Membership",
     "Organization",
+    "RateLimitBucket",
     "Subscription",
     "UsageCounter",
     "User",

@@ -24,6 +24,8 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        # Errors must not carry bound values (password hashes, token hashes) into logs.
+        hide_parameters=True,
         connect_args={
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
             "application_name": "pressroom",
