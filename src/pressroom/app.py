@@ -10,22 +10,34 @@ from pressroom import __version__, health
 from pressroom.accounts.routes import router as accounts_router
 from pressroom.auth import passwords
 from pressroom.auth.routes import router as auth_router
+from pressroom.billing.routes import router as billing_router
 from pressroom.billing.webhooks import install_billing
 from pressroom.body_limit import BodySizeLimitMiddleware
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
 from pressroom.errors import install_error_handlers
+from pressroom.jobs.routes import router as jobs_router
 from pressroom.observability import RequestContextMiddleware, configure_logging
 from pressroom.orgs.api_key_routes import router as api_keys_router
 from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
+from pressroom.usage.routes import router as usage_router
 
 API_PREFIX = "/v1"
 
 
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
-    for router in (accounts_router, auth_router, orgs_router, invitations_router, api_keys_router):
+    for router in (
+        accounts_router,
+        auth_router,
+        orgs_router,
+        invitations_router,
+        api_keys_router,
+        jobs_router,
+        usage_router,
+        billing_router,
+    ):
         v1.include_router(router)
     return v1
 

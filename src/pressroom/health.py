@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from pressroom.db import migrations
 from pressroom.errors import ServiceUnavailable, error_responses
+from pressroom.jobs.metrics import refresh_queue_gauges
 
 router = APIRouter(tags=["health"])
 
@@ -16,6 +21,15 @@ router = APIRouter(tags=["health"])
 def healthz() -> dict[str, str]:
     """The process is up (says nothing about the database)."""
     return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus metrics: queue depth and age, running jobs, process figures."""
+    # Without the database, still serve the process metrics; /readyz reports the outage.
+    with contextlib.suppress(SQLAlchemyError):
+        refresh_queue_gauges(request.app.state.engine)
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz", responses=error_responses(ServiceUnavailable))

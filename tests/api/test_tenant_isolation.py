@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import text as text_sql
 
 from pressroom.app import create_app
+from pressroom.jobs import queue
+from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy
 from pressroom.orgs.access import org_access
 from pressroom.orgs.permissions import ApiKeyScope
 from tests.http import add_member, bearer, create_api_key, create_org, invite, new_user
@@ -77,6 +80,7 @@ class World:
         _, _, self.carol_id = add_member(client, self.bob, self.org_b, "member", "carol")
         self.invitation_b = invite(client, self.bob, self.org_b, "dave@example.com")["id"]
         self.key_b = create_api_key(client, self.bob, self.org_b)["id"]
+        self.job_b, self.artifact_b = self._job_with_artifact(client)
         # Real ids of B's resources, by path parameter name; unknown names get a random id
         # (the structural test below still proves such a route is tenant-scoped).
         self.ids = {
@@ -84,7 +88,26 @@ class World:
             "user_id": self.carol_id,
             "invitation_id": self.invitation_b,
             "key_id": self.key_b,
+            "job_id": self.job_b,
+            "artifact_id": self.artifact_b,
         }
+
+    def _job_with_artifact(self, client: TestClient) -> tuple[str, str]:
+        text = "Org B's private article about its quarterly plans, which nobody else may read."
+        response = client.post(
+            f"/v1/orgs/{self.org_b}/jobs",
+            json={"kind": "summary", "input": {"text": text}},
+            headers=self.bob,
+        )
+        assert response.status_code == 202, response.text
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        with engine.begin() as conn:
+            (claim,) = queue.claim(
+                conn, worker_id="t", limit=1, lease_seconds=30, policy=ConcurrencyPolicy({}, 5)
+            )
+            queue.complete(conn, claim, [ArtifactRow("summary", "text/plain", "B's summary")])
+            artifact = conn.execute(text_sql("SELECT id FROM content_artifacts")).scalar_one()
+        return response.json()["id"], str(artifact)
 
     def url(self, path: str) -> str:
         for name in [p[1:-1] for p in path.split("/") if p.startswith("{")]:
@@ -96,7 +119,7 @@ class World:
         org = f"/v1/orgs/{self.org_b}"
         return {
             part: client.get(org + part, headers=self.bob).json()
-            for part in ("", "/members", "/invitations", "/api-keys")
+            for part in ("", "/members", "/invitations", "/api-keys", "/jobs", "/usage")
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import Engine
 
 QUEUE_DEPTH = Gauge("pressroom_queue_depth", "Jobs waiting in the queue (status queued).")
 QUEUE_OLDEST_AGE = Gauge(
@@ -21,3 +22,14 @@ JOB_DURATION = Histogram(
 )
 JOBS_FINISHED = Counter("pressroom_jobs_finished_total", "Job attempts by outcome.", ["outcome"])
 RESCUED = Counter("pressroom_jobs_rescued_total", "Jobs whose lease expired and were rescued.")
+
+
+def refresh_queue_gauges(engine: Engine) -> None:
+    """Read the queue's state into the gauges (the API does it on each scrape)."""
+    from pressroom.jobs import queue
+
+    with engine.connect() as conn:
+        s = queue.stats(conn)
+    QUEUE_DEPTH.set(s.depth)
+    QUEUE_OLDEST_AGE.set(s.oldest_age_seconds)
+    RUNNING.set(s.running)

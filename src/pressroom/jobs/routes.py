@@ -1,0 +1,150 @@
+"""HTTP surface of content jobs and their artifacts (thin: parse, authorize, call service)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from pressroom.db.deps import DbSession
+from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, error_responses
+from pressroom.jobs import service
+from pressroom.jobs.models import ContentArtifact, JobStatus
+from pressroom.jobs.pagination import Cursor
+from pressroom.jobs.schemas import ArtifactOut, JobCreate, JobDetail, JobOut, JobPage
+from pressroom.orgs.access import OrgAccess, require
+from pressroom.orgs.permissions import Permission
+
+router = APIRouter(prefix="/orgs/{org_id}", tags=["jobs"])
+
+CanReadJobs = Annotated[OrgAccess, require(Permission.JOBS_READ)]
+CanWriteJobs = Annotated[OrgAccess, require(Permission.JOBS_WRITE)]
+
+# Artifacts up to this size come inline in listings; bigger ones only via content_url.
+INLINE_CONTENT_BYTES = 16 * 1024
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=JobDetail,
+    responses=error_responses(InvalidInput, NotFound, PaymentRequired, Conflict),
+)
+def submit_job(
+    access: CanWriteJobs,
+    session: DbSession,
+    body: JobCreate,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JobDetail:
+    """Queue a job. Takes one unit of this month's quota (402 when none is left).
+    Retrying with the same `Idempotency-Key` returns the first job and takes nothing."""
+    user = access.user
+    result = service.submit(
+        session,
+        access.org_id,
+        body,
+        created_by=user.user.id if user else None,
+        idempotency_key=idempotency_key,
+    )
+    if not result.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobDetail.model_validate(result.job)
+
+
+@router.get("/jobs", response_model=JobPage, responses=error_responses(InvalidInput, NotFound))
+def list_jobs(
+    access: CanReadJobs,
+    session: DbSession,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    status: JobStatus | None = None,
+    kind: Annotated[str | None, Query(max_length=50)] = None,
+) -> JobPage:
+    """Newest first. Follow `next_cursor` for older pages; every page costs the same."""
+    jobs, next_cursor = service.list_jobs(
+        session,
+        access.org_id,
+        limit=limit,
+        cursor=Cursor.decode(cursor) if cursor else None,
+        status=status,
+        kind=kind,
+    )
+    return JobPage(
+        items=[JobOut.model_validate(j) for j in jobs],
+        next_cursor=next_cursor.encode() if next_cursor else None,
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(NotFound))
+def get_job(access: CanReadJobs, session: DbSession, job_id: uuid.UUID) -> JobDetail:
+    return JobDetail.model_validate(service.get_job(session, access.org_id, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel", response_model=JobOut, responses=error_responses(NotFound, Conflict)
+)
+def cancel_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> JobOut:
+    """Queued: canceled now (its quota unit is given back). Running: cancel requested."""
+    return JobOut.model_validate(service.cancel(session, access.org_id, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    response_model=JobOut,
+    responses=error_responses(NotFound, Conflict, PaymentRequired),
+)
+def retry_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> JobOut:
+    """Run a failed job again (takes a new unit of quota)."""
+    return JobOut.model_validate(service.retry(session, access.org_id, job_id))
+
+
+def _artifact_out(request: Request, org_id: uuid.UUID, a: ContentArtifact) -> ArtifactOut:
+    url = request.url_for("get_artifact_content", org_id=org_id, artifact_id=a.id)
+    return ArtifactOut.model_validate(
+        {
+            **{
+                k: getattr(a, k)
+                for k in ("id", "job_id", "type", "media_type", "size_bytes", "created_at")
+            },
+            "metadata_": a.metadata_,
+            "content": a.content if a.size_bytes <= INLINE_CONTENT_BYTES else None,
+            "content_url": url.path,
+        }
+    )
+
+
+@router.get(
+    "/jobs/{job_id}/artifacts",
+    response_model=list[ArtifactOut],
+    responses=error_responses(NotFound),
+)
+def list_artifacts(
+    access: CanReadJobs,
+    session: DbSession,
+    request: Request,
+    job_id: uuid.UUID,
+    type: Annotated[str | None, Query(max_length=50)] = None,
+) -> list[ArtifactOut]:
+    artifacts = service.list_artifacts(session, access.org_id, job_id, type=type)
+    return [_artifact_out(request, access.org_id, a) for a in artifacts]
+
+
+@router.get(
+    "/artifacts/{artifact_id}/content",
+    response_class=PlainTextResponse,
+    responses={**error_responses(NotFound), 200: {"content": {"text/plain": {}}}},
+)
+def get_artifact_content(
+    access: CanReadJobs, session: DbSession, artifact_id: uuid.UUID
+) -> Response:
+    """The artifact itself, served with its media type."""
+    artifact = service.get_artifact(session, access.org_id, artifact_id)
+    return Response(
+        artifact.content,
+        media_type=artifact.media_type,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,290 @@
+"""Content jobs as the API sees them: submit, list, read, cancel, retry, artifacts.
+
+Functions take the session and the org first and never commit: the request does.
+Submitting is one transaction: insert the job, take one unit of this month's quota,
+notify the workers — all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import Select, and_, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from pressroom.billing.plans import Plan, effective_plan
+from pressroom.db.base import new_id
+from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
+from pressroom.generation.kinds import INPUT_MODELS
+from pressroom.jobs import queue
+from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
+from pressroom.jobs.pagination import Cursor
+from pressroom.jobs.schemas import JobCreate
+from pressroom.usage import service as usage
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
+class ArtifactNotFound(NotFound):
+    code = "artifact_not_found"
+
+
+class KindNotInPlan(PaymentRequired):
+    code, title = "plan_upgrade_required", "Not included in the plan"
+
+
+class JobStateConflict(Conflict):
+    code = "job_state_conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    code, title = "idempotency_key_reused", "Idempotency key reused"
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(
+        f"{field}: {message}",
+        extra={"errors": [{"field": field, "in": "body", "message": message}]},
+    )
+
+
+def _validate(body: JobCreate, plan: Plan) -> dict[str, object]:
+    if not plan.allows(body.kind):
+        raise KindNotInPlan(
+            f"kind: {body.kind.value!r} is not included in the {plan.name!r} plan",
+            extra={"plan": plan.name, "allowed_kinds": sorted(plan.allowed_kinds)},
+        )
+    if body.priority > plan.max_priority:
+        raise _invalid("priority", f"must be at most {plan.max_priority} on the {plan.name!r} plan")
+    try:
+        parsed = INPUT_MODELS[body.kind].model_validate(body.input)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(["input", *(str(p) for p in err["loc"])]),
+                "in": "body",
+                "message": err["msg"],
+            }
+            for err in exc.errors()
+        ]
+        raise InvalidInput(
+            f"{errors[0]['field']}: {errors[0]['message']}", extra={"errors": errors}
+        ) from None
+    return parsed.model_dump(mode="json", exclude_none=True)
+
+
+def _fingerprint(body: JobCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: ContentJob
+    created: bool  # False: an earlier request with the same Idempotency-Key made it
+
+
+def submit(
+    session: Session,
+    org_id: uuid.UUID,
+    body: JobCreate,
+    *,
+    created_by: uuid.UUID | None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Submitted:
+    now = now or datetime.now(UTC)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidInput(
+            f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+            extra={
+                "errors": [
+                    {"field": "Idempotency-Key", "in": "header", "message": "invalid length"}
+                ]
+            },
+        )
+    plan = effective_plan(session, org_id)
+    job_input = _validate(body, plan)
+    fingerprint = _fingerprint(body)
+    values = {
+        "id": new_id(),
+        "org_id": org_id,
+        "created_by": created_by,
+        "kind": body.kind.value,
+        "input": job_input,
+        "priority": body.priority,
+        "idempotency_key": idempotency_key,
+        "request_fingerprint": fingerprint,
+        "quota_period": usage.period_of(now),
+    }
+    # A concurrent request with the same key waits here for the first to commit, then
+    # finds its row: one job and one quota unit however many times the POST is retried.
+    inserted = session.execute(
+        insert(ContentJob)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["org_id", "idempotency_key"],
+            index_where=text("idempotency_key IS NOT NULL"),
+        )
+        .returning(ContentJob.id)
+    ).scalar()
+    if inserted is None:
+        existing = session.execute(
+            select(ContentJob).where(
+                ContentJob.org_id == org_id, ContentJob.idempotency_key == idempotency_key
+            )
+        ).scalar_one()
+        if existing.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "Idempotency-Key: this key was used with a different request body"
+            )
+        return Submitted(existing, created=False)
+    usage.consume(session, org_id, limit=plan.monthly_quota, now=now)
+    queue.notify(session.connection())
+    return Submitted(session.get_one(ContentJob, inserted), created=True)
+
+
+def get_job(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:
+    job = session.execute(
+        select(ContentJob).where(ContentJob.id == job_id, ContentJob.org_id == org_id)
+    ).scalar_one_or_none()
+    if job is None:
+        raise JobNotFound("Job not found.")
+    return job
+
+
+def list_jobs_query(
+    org_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: Cursor | None = None,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+) -> Select[ContentJob]:
+    """Newest first, served by idx_content_jobs_org_created_desc: the bound on created_at is
+    an index condition, so a page deep in a large org costs what the first one does."""
+    query = select(ContentJob).where(ContentJob.org_id == org_id)
+    if cursor is not None:
+        query = query.where(
+            ContentJob.created_at <= cursor.created_at,
+            or_(
+                ContentJob.created_at < cursor.created_at,
+                and_(ContentJob.created_at == cursor.created_at, ContentJob.id < cursor.id),
+            ),
+        )
+    if status is not None:
+        query = query.where(ContentJob.status == status.value)
+    if kind is not None:
+        query = query.where(ContentJob.kind == kind)
+    return query.order_by(ContentJob.created_at.desc(), ContentJob.id.desc()).limit(limit)
+
+
+def list_jobs(
+    session: Session,
+    org_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: Cursor | None = None,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+) -> tuple[list[ContentJob], Cursor | None]:
+    rows = list(
+        session.execute(
+            list_jobs_query(org_id, limit=limit + 1, cursor=cursor, status=status, kind=kind)
+        ).scalars()
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return page, (Cursor(page[-1].created_at, page[-1].id) if more and page else None)
+
+
+def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:
+    """Queued: canceled at once, and its unit given back. Running: cancellation requested,
+    which the worker honours at its next heartbeat."""
+    job = get_job(session, org_id, job_id)
+    canceled = session.execute(
+        update(ContentJob)
+        .where(ContentJob.id == job_id, ContentJob.status == JobStatus.QUEUED.value)
+        .values(
+            status=JobStatus.CANCELED.value, finished_at=text("now()"), updated_at=text("now()")
+        )
+        .returning(ContentJob.id)
+    ).scalar()
+    if canceled is not None:
+        usage.refund_job(session, job_id)
+    else:
+        requested = session.execute(
+            update(ContentJob)
+            .where(ContentJob.id == job_id, ContentJob.status == JobStatus.RUNNING.value)
+            .values(
+                cancel_requested_at=text("COALESCE(cancel_requested_at, now())"),
+                updated_at=text("now()"),
+            )
+            .returning(ContentJob.id)
+        ).scalar()
+        if requested is None:
+            raise JobStateConflict(f"A {job.status} job can't be canceled.")
+    session.refresh(job)
+    return job
+
+
+def retry(
+    session: Session, org_id: uuid.UUID, job_id: uuid.UUID, *, now: datetime | None = None
+) -> ContentJob:
+    """Run a failed job again: a new run, so it takes a new unit of quota."""
+    now = now or datetime.now(UTC)
+    job = get_job(session, org_id, job_id)
+    period = usage.period_of(now)
+    requeued = session.execute(
+        update(ContentJob)
+        .where(ContentJob.id == job_id, ContentJob.status == JobStatus.FAILED.value)
+        .values(
+            status=JobStatus.QUEUED.value,
+            attempts=0,
+            error=None,
+            run_after=text("now()"),
+            finished_at=None,
+            cancel_requested_at=None,
+            quota_period=period,
+            quota_refunded_at=None,
+            updated_at=text("now()"),
+        )
+        .returning(ContentJob.id)
+    ).scalar()
+    if requeued is None:
+        raise JobStateConflict(f"Only failed jobs can be retried; this one is {job.status}.")
+    plan = effective_plan(session, org_id)
+    usage.consume(session, org_id, limit=plan.monthly_quota, now=now)
+    queue.notify(session.connection())
+    session.refresh(job)
+    return job
+
+
+def list_artifacts(
+    session: Session, org_id: uuid.UUID, job_id: uuid.UUID, *, type: str | None = None
+) -> list[ContentArtifact]:
+    get_job(session, org_id, job_id)
+    query = select(ContentArtifact).where(ContentArtifact.job_id == job_id)
+    if type is not None:
+        query = query.where(ContentArtifact.type == type)
+    return list(session.execute(query.order_by(ContentArtifact.type, ContentArtifact.id)).scalars())
+
+
+def get_artifact(session: Session, org_id: uuid.UUID, artifact_id: uuid.UUID) -> ContentArtifact:
+    artifact = session.execute(
+        select(ContentArtifact)
+        .join(ContentJob, ContentJob.id == ContentArtifact.job_id)
+        .where(ContentArtifact.id == artifact_id, ContentJob.org_id == org_id)
+    ).scalar_one_or_none()
+    if artifact is None:
+        raise ArtifactNotFound("Artifact not found.")
+    return artifact
