@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
+from pressroom.bench.command import bench_app
 from pressroom.config import get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
@@ -17,6 +18,7 @@ from pressroom.db.url import resolve_database_url, to_libpq_url
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
 app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
 
 
 def _fail(message: str) -> typer.Exit:
