@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,7 +79,8 @@ def indexes(
         else "embedded PostgreSQL (pressroom data dir)"
     )
     server = configured or resolve_database_url(quiet=True)
-    console = Console(stderr=False)
+    # Piped output (CI logs, `| tee`) gets a table wide enough to read.
+    console = Console() if sys.stdout.isatty() else Console(width=220)
     command = _command(scale, runs, seed)
     with console.status("starting") as status:
         result = bench.run(

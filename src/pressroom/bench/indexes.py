@@ -173,7 +173,7 @@ def _index_sizes(url: str) -> tuple[dict[str, int], dict[str, str]]:
     return {r[0]: int(r[2]) for r in rows}, {r[0]: r[1] for r in rows}
 
 
-def write_cost(url: str, orgs: list[Any], *, rows: int, seed: int, repeats: int = 3) -> WriteCost:
+def write_cost(url: str, orgs: list[Any], *, rows: int, seed: int, repeats: int = 5) -> WriteCost:
     """Single-row INSERTs into content_jobs (pipelined by executemany), rolled back."""
     rng = random.Random(seed)  # noqa: S311 - reproducible bench data, not secrets
     batch = [
