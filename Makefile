@@ -36,5 +36,9 @@ migrate-up: install
 migrate-down-one: install
 	$(BIN)/alembic downgrade -1
 
+## Measure the seed's index migration (before vs head) and publish docs/database-indexes.md.
+bench-indexes: install
+	$(BIN)/pressroom bench indexes
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
