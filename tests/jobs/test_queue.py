@@ -215,3 +215,14 @@ class TestConcurrencyLimit:
                 (org,),
             )
         assert len(claim(engine, limit=20)) == 5
+
+
+class TestPolicyFromPlans:
+    def test_limits_come_from_the_plan_catalog(self) -> None:
+        from pressroom.billing.plans import build_catalog
+        from pressroom.jobs.policy import concurrency_policy
+
+        policy = concurrency_policy(build_catalog({"pro": {"max_concurrent_jobs": 7}}))
+        assert policy.max_running_by_plan["pro"] == 7
+        assert policy.default_max_running == build_catalog().plans["free"].max_concurrent_jobs
+        assert "canceled" not in policy.access_statuses

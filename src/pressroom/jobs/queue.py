@@ -40,7 +40,7 @@ class ConcurrencyPolicy:
 
     max_running_by_plan: Mapping[str, int]
     default_max_running: int
-    access_statuses: Sequence[str] = ("active", "trialing", "past_due")
+    access_statuses: Sequence[str] = ("active", "past_due", "trialing")
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ _CLAIM = text(
                COALESCE(
                    (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
                     WHERE s.org_id = o.org_id AND s.status = ANY(:access_statuses)
-                    ORDER BY s.updated_at DESC LIMIT 1),
+                    ORDER BY s.state_as_of DESC NULLS LAST, s.created_at DESC LIMIT 1),
                    :default_limit)
                - (SELECT count(*) FROM content_jobs r
                   WHERE r.org_id = o.org_id AND r.status = 'running') AS free
