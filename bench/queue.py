@@ -29,6 +29,7 @@ import platform
 import random
 import re
 import signal
+import sys
 import subprocess
 import tempfile
 import time
@@ -161,12 +162,13 @@ def profiled(system: System, workers: Workers) -> Iterator[None]:
     spies = [
         subprocess.Popen(
             [
-                "py-spy",
+                str(Path(sys.executable).with_name("py-spy")),
                 "record",
                 "--pid",
                 str(p.pid),
                 "--format",
                 "raw",
+                "--nonblocking",
                 "--rate",
                 "250",
                 "--output",
@@ -386,9 +388,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     systems: list[System] = [SYSTEMS[name]() for name in args.queues.split(",")]
     server_url = resolve_database_url()
-    command = "python -m bench.queue " + " ".join(
-        argv if argv is not None else __import__("sys").argv[1:]
-    )
+    command = "python -m bench.queue " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"{command.strip()}: {args.jobs} no-op jobs, {args.latency_samples} pick-ups", flush=True)
     results = run_all(
         server_url,

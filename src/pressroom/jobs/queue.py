@@ -68,20 +68,26 @@ def notify(conn: Connection) -> None:
 
 
 # An org's running limit (its live subscription's plan, else the default) and how many of
-# its jobs run now (idx_content_jobs_running), for the org whose id is `{org}`.
+# its jobs run now, for the org whose id is `{org}`. The newest live subscription is found
+# by an anti-join rather than ORDER BY updated_at DESC LIMIT 1: that sort, run once per
+# candidate org on every claim, cost more than the rest of the claim together.
 _ORG_LIMIT = """COALESCE(
         (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
          WHERE s.org_id = {org} AND s.status = ANY(:access_statuses)
-         ORDER BY s.updated_at DESC LIMIT 1),
+           AND NOT EXISTS (SELECT 1 FROM subscriptions newer
+                           WHERE newer.org_id = s.org_id AND newer.updated_at > s.updated_at
+                             AND newer.status = ANY(:access_statuses))
+         LIMIT 1),
         :default_limit)"""
 _ORG_RUNNING = """(SELECT count(*) FROM content_jobs r
          WHERE r.org_id = {org} AND r.status = 'running')"""
 
 # Orgs with due work and a free slot, found by a skip scan over idx_content_jobs_queue (one
 # index probe per org, however long its backlog), ordered by how long their oldest due job
-# has waited, then by how few jobs they run. Orgs at their limit are left out, or a worker
-# would keep picking the same full orgs (and claim nothing) while others wait. Read
-# without locks: _CLAIM checks the slots again under the org's lock.
+# has waited. Orgs at their limit are left out, or every worker would keep picking the
+# same full orgs (and claim nothing) while others wait. The slots are checked lazily, in
+# that order, until enough orgs are found (`OFFSET 0` keeps the planner from checking all
+# orgs before sorting). Read without locks: _CLAIM checks the slots again under the lock.
 _CANDIDATE_ORGS = text(
     f"""
     WITH RECURSIVE orgs(org_id) AS (
@@ -92,18 +98,18 @@ _CANDIDATE_ORGS = text(
                 ORDER BY j.org_id LIMIT 1)
         FROM orgs o WHERE o.org_id IS NOT NULL
     )
-    SELECT o.org_id FROM orgs o
-    CROSS JOIN LATERAL (
-        SELECT j.priority, j.run_after FROM content_jobs j
-        WHERE j.org_id = o.org_id AND j.status = 'queued' AND j.run_after <= now()
-        ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1
-    ) head
-    CROSS JOIN LATERAL (
-        SELECT {_ORG_LIMIT.format(org="o.org_id")} AS cap,
-               {_ORG_RUNNING.format(org="o.org_id")} AS running
-    ) load
-    WHERE o.org_id IS NOT NULL AND load.running < load.cap
-    ORDER BY head.priority DESC, head.run_after, load.running
+    SELECT waiting.org_id FROM (
+        SELECT o.org_id FROM orgs o
+        CROSS JOIN LATERAL (
+            SELECT j.priority, j.run_after FROM content_jobs j
+            WHERE j.org_id = o.org_id AND j.status = 'queued' AND j.run_after <= now()
+            ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1
+        ) head
+        WHERE o.org_id IS NOT NULL
+        ORDER BY head.priority DESC, head.run_after
+        OFFSET 0
+    ) waiting
+    WHERE {_ORG_RUNNING.format(org="waiting.org_id")} < {_ORG_LIMIT.format(org="waiting.org_id")}
     LIMIT :max_orgs
     """
 ).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))

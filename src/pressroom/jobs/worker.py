@@ -1,13 +1,14 @@
 """`pressroom worker`: claims jobs from PostgreSQL, runs them, records the outcome.
 
 One process runs `concurrency` jobs at once on threads. The main thread claims work when
-slots are free and sleeps on an event that the listener thread sets on each NOTIFY (and a
-finished job sets when it frees a slot), with a poll timeout for delayed retries. Finished
-jobs are handed to one recorder thread, which writes all the outcomes waiting for it in one
+threads are free and sleeps on an event that the listener thread sets on each NOTIFY (and
+a job sets when it frees its thread), with a poll timeout for delayed retries. Finished jobs
+are handed to one recorder thread, which writes all the outcomes waiting for it in one
 transaction (each still guarded by its own lease token), so a burst of short jobs costs a
-commit per batch, not per job. A heartbeat thread extends leases and notices cancellations
-and lost leases; crashed workers' jobs are rescued by whichever worker next sees their
-lease expired.
+commit per batch, not per job, and the next claim overlaps the last batch's commit. A job
+keeps its lease (and its org's slot) until its outcome is written. A heartbeat thread
+extends leases and notices cancellations and lost leases; crashed workers' jobs are
+rescued by whichever worker next sees their lease expired.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ log = logging.getLogger("pressroom.worker")
 # After a claim that found work, an empty claim is retried soon (the work may have been
 # behind another worker's org locks), backing off to the poll interval.
 _RECHECK_AFTER = 0.01
+# How long a claim for a few free threads waits for more threads to free up.
+_COALESCE_SECONDS = 0.005
 # Outcomes written per transaction, at most.
 _MAX_RECORD_BATCH = 256
+# Claiming pauses while this many finished jobs per thread wait for their outcome's write.
+_MAX_UNRECORDED_PER_THREAD = 2
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,8 @@ class Worker:
         self.policy = policy
         self.config = config or WorkerConfig()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._inflight: dict[uuid.UUID, _InFlight] = {}
+        self._inflight: dict[uuid.UUID, _InFlight] = {}  # claimed, outcome not yet written
+        self._executing = 0  # of those, how many are on a thread now
         self._lock = threading.Lock()
         self._wake = threading.Event()  # a NOTIFY arrived or a slot was freed
         self._stopping = threading.Event()
@@ -127,7 +133,9 @@ class Worker:
                     if now >= next_stats:
                         self._publish_stats()
                         next_stats = now + self.config.stats_interval
-                    free = self.config.concurrency - len(self._inflight)
+                    free = self._free_threads()
+                    if 0 < free < self.config.concurrency // 2:
+                        free = self._coalesce()
                     if free > 0 and self._claim(free):
                         recheck = _RECHECK_AFTER
                         continue  # more may be due: claim again, or wait for a free slot
@@ -144,6 +152,25 @@ class Worker:
                     self._stopping.wait(1.0)
         finally:
             self._shutdown()
+
+    def _free_threads(self) -> int:
+        """Threads to claim for, unless the recorder has fallen behind (then none)."""
+        with self._lock:
+            unrecorded = len(self._inflight) - self._executing
+            free = self.config.concurrency - self._executing
+        return free if unrecorded < _MAX_UNRECORDED_PER_THREAD * self.config.concurrency else 0
+
+    def _coalesce(self) -> int:
+        """With most threads busy, give the others a moment to finish: one claim for many
+        jobs costs about what a claim for one does."""
+        deadline = time.monotonic() + _COALESCE_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            free = self._free_threads()
+            if free >= self.config.concurrency // 2 or self._stopping.is_set():
+                return free
+            self._wake.wait(left)
+            self._wake.clear()
+        return self._free_threads()
 
     def _listen_loop(self) -> None:
         """Turn NOTIFYs into wake-ups; reconnect (and wake, in case one was missed) after
@@ -184,6 +211,7 @@ class Worker:
             entry = _InFlight(claim, threading.Event())
             with self._lock:
                 self._inflight[claim.id] = entry
+                self._executing += 1
             self._pool.submit(self._execute, entry)
         return len(claims)
 
@@ -193,7 +221,10 @@ class Worker:
         except Exception:  # a bug of ours: nothing is written, the lease expires
             log.exception("running job %s failed", entry.claim.id)
             finished = _Finished(entry, "error")
+        with self._lock:
+            self._executing -= 1
         self._finished.put(finished)
+        self._wake.set()
 
     def _run(self, entry: _InFlight) -> _Finished:
         """Run the job; return its outcome and how to write it (under the lease token)."""
@@ -287,7 +318,7 @@ class Worker:
         return written
 
     def _forget(self, finished: Sequence[_Finished], outcome: str) -> None:
-        """The jobs' slots are free: their outcome is in the database (or never will be)."""
+        """Done with these jobs: their outcome is in the database (or never will be)."""
         now = time.perf_counter()
         with self._lock:
             for f in finished:
