@@ -347,7 +347,7 @@ def table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def environment(server_url: str, systems: Sequence[System]) -> str:
+def environment(server_url: str, systems: Sequence[System], load_before: float) -> str:
     with connect(server_url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         fsync = conn.execute("SHOW fsync").fetchone()
@@ -363,6 +363,8 @@ def environment(server_url: str, systems: Sequence[System]) -> str:
         f"Python {platform.python_version()}. PostgreSQL {row[0] if row else '?'} "
         f"({server}, on the same machine; fsync={fsync[0] if fsync else '?'}, "
         f"synchronous_commit={sync[0] if sync else '?'}). "
+        f"Load average (1 min) {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after "
+        "(other work on the machine shares its cores). "
         + ", ".join(s.version() for s in systems)
         + "."
     )
@@ -390,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     server_url = resolve_database_url()
     command = "python -m bench.queue " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"{command.strip()}: {args.jobs} no-op jobs, {args.latency_samples} pick-ups", flush=True)
+    load_before = os.getloadavg()[0]
     results = run_all(
         server_url,
         systems,
@@ -403,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             f"`{command.strip()}` ({datetime.now().date()}), {args.jobs:,} jobs over "
             f"{args.orgs} orgs, {args.latency_samples} pick-up samples.",
-            environment(server_url, systems),
+            environment(server_url, systems, load_before),
             table(results),
         ]
     )
