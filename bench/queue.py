@@ -29,8 +29,8 @@ import platform
 import random
 import re
 import signal
-import sys
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
