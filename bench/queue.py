@@ -2,6 +2,10 @@
 
     python -m bench.queue [--jobs 50000] [--latency-samples 200] [--processes 1,4]
 
+Give it a server of its own (PRESSROOM_DATA_DIR=/tmp/bench-pg starts a private embedded
+one): a long transaction anywhere on the server holds back the cleanup of the queue's dead
+index entries and slows every claim (docs/queue.md, "Benchmark").
+
 For each queue and each number of worker processes, on a fresh database cloned from a
 freshly migrated template (our migrations / procrastinate's schema):
 

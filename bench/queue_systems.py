@@ -9,6 +9,7 @@ and stamp the moment a job is claimed (a trigger writing clock_timestamp() into
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
@@ -83,7 +84,13 @@ class Pressroom:
         self._orgs: list[uuid.UUID] = []
 
     def version(self) -> str:
-        return f"pressroom {version('pressroom')}"
+        try:
+            commit = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            commit = "unknown commit"
+        return f"pressroom {version('pressroom')} ({commit})"
 
     def prepare(self, url: str) -> None:
         migrations.upgrade(url, "head")

@@ -82,13 +82,15 @@ _ORG_LIMIT = """COALESCE(
 _ORG_RUNNING = """(SELECT count(*) FROM content_jobs r
          WHERE r.org_id = {org} AND r.status = 'running')"""
 
-# Orgs with due work and a free slot, found by a skip scan over idx_content_jobs_queue (one
-# index probe per org, however long its backlog), ordered by how long their oldest due job
-# has waited. Orgs at their limit are left out, or every worker would keep picking the
-# same full orgs (and claim nothing) while others wait. The slots are checked lazily, in
-# that order, until enough orgs are found (`OFFSET 0` keeps the planner from checking all
-# orgs before sorting). Read without locks: _CLAIM checks the slots again under the lock.
-_CANDIDATE_ORGS = text(
+# Orgs to claim for, locked: orgs with due work are found by a skip scan over
+# idx_content_jobs_queue (one index probe per org, however long its backlog) and ordered by
+# how long their oldest due job has waited. Walking that order (`OFFSET 0` keeps the planner
+# from checking every org before sorting), orgs at their limit are skipped — or every
+# worker would keep picking the same full orgs and claim nothing while others wait — and
+# the others are try-locked (`CASE` fixes that order) until `max_orgs` are held.
+# Only one claimer at a time per org, so two workers can't both fill the same free slot;
+# an org another worker is claiming for right now is skipped, not waited for.
+_LOCK_CANDIDATE_ORGS = text(
     f"""
     WITH RECURSIVE orgs(org_id) AS (
         (SELECT org_id FROM content_jobs WHERE status = 'queued' ORDER BY org_id LIMIT 1)
@@ -109,21 +111,15 @@ _CANDIDATE_ORGS = text(
         ORDER BY head.priority DESC, head.run_after
         OFFSET 0
     ) waiting
-    WHERE {_ORG_RUNNING.format(org="waiting.org_id")} < {_ORG_LIMIT.format(org="waiting.org_id")}
+    WHERE CASE
+        WHEN {_ORG_RUNNING.format(org="waiting.org_id")}
+             < {_ORG_LIMIT.format(org="waiting.org_id")}
+        THEN pg_try_advisory_xact_lock(:ns, hashtext(waiting.org_id::text))
+        ELSE false
+    END
     LIMIT :max_orgs
     """
 ).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))
-
-# Only one claimer at a time per org, so two workers can't both fill the same free slot;
-# an org another worker is claiming for right now is skipped, not waited for, and the
-# next candidate tried instead (there are more candidates than orgs wanted).
-_LOCK_ORGS = text(
-    """
-    SELECT org_id FROM unnest(:orgs) AS t(org_id)
-    WHERE pg_try_advisory_xact_lock(:ns, hashtext(org_id::text))
-    LIMIT :max_orgs
-    """
-).bindparams(bindparam("orgs", type_=ARRAY(Uuid())))
 
 # A new statement, so its snapshot sees every claim committed before the locks were taken.
 # The UPDATE finds its rows by primary key (`= ANY(ARRAY(...))`): joined to the CTE, the
@@ -174,13 +170,10 @@ def claim(
         "access_statuses": list(policy.access_statuses),
         "default_limit": policy.default_max_running,
     }
-    orgs = [row[0] for row in conn.execute(_CANDIDATE_ORGS, {**limits, "max_orgs": 2 * limit})]
-    if not orgs:
-        return []
     locked = [
         row[0]
         for row in conn.execute(
-            _LOCK_ORGS, {"orgs": orgs, "ns": _CLAIM_LOCK_NAMESPACE, "max_orgs": limit}
+            _LOCK_CANDIDATE_ORGS, {**limits, "ns": _CLAIM_LOCK_NAMESPACE, "max_orgs": limit}
         )
     ]
     if not locked:
