@@ -82,22 +82,25 @@ _ORG_LIMIT = """COALESCE(
 _ORG_RUNNING = """(SELECT count(*) FROM content_jobs r
          WHERE r.org_id = {org} AND r.status = 'running')"""
 
-# Orgs to claim for, locked: orgs with due work are found by a skip scan over
-# idx_content_jobs_queue (one index probe per org, however long its backlog) and ordered by
-# how long their oldest due job has waited. Walking that order (`OFFSET 0` keeps the planner
-# from checking every org before sorting), orgs at their limit are skipped — or every
-# worker would keep picking the same full orgs and claim nothing while others wait — and
-# the others are try-locked (`CASE` fixes that order) until `max_orgs` are held.
-# Only one claimer at a time per org, so two workers can't both fill the same free slot;
-# an org another worker is claiming for right now is skipped, not waited for.
+# Orgs to claim for, locked. Orgs with due work are found by a skip scan over
+# idx_content_jobs_queue: one index probe per org, however long its backlog. (The ORDER BY
+# spells out the whole index, so the planner can't switch to another index on org_id and
+# filter out finished jobs one by one while its statistics still count them as queued.)
+# They are ordered by how long their oldest due job has waited. Walking that order
+# (`OFFSET 0` keeps the planner from checking every org before sorting), orgs at their
+# limit are skipped — or every worker would keep picking the same full orgs and claim
+# nothing while others wait — and the others are try-locked (`CASE` fixes that order)
+# until `max_orgs` are held: one claimer at a time per org, so two workers can't both fill
+# the same free slot; an org another worker is claiming for right now is skipped.
 _LOCK_CANDIDATE_ORGS = text(
     f"""
     WITH RECURSIVE orgs(org_id) AS (
-        (SELECT org_id FROM content_jobs WHERE status = 'queued' ORDER BY org_id LIMIT 1)
+        (SELECT org_id FROM content_jobs WHERE status = 'queued'
+         ORDER BY org_id, priority DESC, run_after, id LIMIT 1)
         UNION ALL
         SELECT (SELECT j.org_id FROM content_jobs j
                 WHERE j.status = 'queued' AND j.org_id > o.org_id
-                ORDER BY j.org_id LIMIT 1)
+                ORDER BY j.org_id, j.priority DESC, j.run_after, j.id LIMIT 1)
         FROM orgs o WHERE o.org_id IS NOT NULL
     )
     SELECT waiting.org_id FROM (
