@@ -145,7 +145,10 @@ def worker(
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
 
+    from pressroom.observability import configure_logging
+
     settings = get_settings()
+    configure_logging(settings.log_level)
     _database_url()
     config = WorkerConfig(
         concurrency=concurrency or settings.worker_concurrency,

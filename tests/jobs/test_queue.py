@@ -75,6 +75,34 @@ class TestClaimAndComplete:
         assert rows == [("new",)]
 
 
+class TestBatchCompletion:
+    def test_each_job_of_a_batch_is_written_only_under_its_own_lease(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            make_jobs(db, make_org(db), 2)
+        kept, taken_over = claim(engine)
+        with connect(database_url) as db:  # another worker's newer attempt
+            db.execute(
+                "UPDATE content_jobs SET lease_token = gen_random_uuid() WHERE id = %s",
+                (taken_over.id,),
+            )
+        with engine.begin() as conn:
+            written = queue.complete_many(
+                conn,
+                [
+                    queue.Success(c, [ArtifactRow("summary", "text/plain", str(c.id))])
+                    for c in (kept, taken_over)
+                ],
+            )
+        assert written == {kept.id}
+        with connect(database_url) as db:
+            assert job_status(db, kept.id) == "succeeded"
+            assert job_status(db, taken_over.id) == "running"
+            rows = db.execute("SELECT job_id FROM content_artifacts").fetchall()
+        assert rows == [(kept.id,)]
+
+
 class TestRetries:
     def test_transient_failure_requeues_with_backoff_until_attempts_run_out(
         self, engine: Engine, database_url: str
@@ -176,6 +204,19 @@ class TestFairness:
 
 
 class TestConcurrencyLimit:
+    def test_orgs_at_their_limit_do_not_hide_other_orgs_work(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            full = [make_org(db, f"old{i}") for i in range(2)]
+            for org in full:  # waited longest, so first in line, until they are full
+                make_jobs(db, org, 10, run_after_sql="now() - interval '1 hour'")
+            newer = make_org(db, "newer")
+            make_jobs(db, newer, 10)
+        for _ in range(POLICY.default_max_running):
+            assert {c.org_id for c in claim(engine, limit=2)} == set(full)
+        assert {c.org_id for c in claim(engine, limit=2)} == {newer}
+
     def test_an_org_never_runs_more_than_its_plan_allows_under_concurrent_claims(
         self, engine: Engine, database_url: str
     ) -> None:

@@ -67,51 +67,71 @@ def notify(conn: Connection) -> None:
     conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-# Orgs with due work, found by a skip scan over idx_content_jobs_queue (one index probe per
-# org, however long its backlog), ordered by how long their oldest due job has waited.
-_CANDIDATE_ORGS = text(
-    """
+# An org's running limit (its live subscription's plan, else the default) and how many of
+# its jobs run now, for the org whose id is `{org}`. The newest live subscription is found
+# by an anti-join rather than ORDER BY updated_at DESC LIMIT 1: that sort, run once per
+# candidate org on every claim, cost more than the rest of the claim together.
+_ORG_LIMIT = """COALESCE(
+        (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
+         WHERE s.org_id = {org} AND s.status = ANY(:access_statuses)
+           AND NOT EXISTS (SELECT 1 FROM subscriptions newer
+                           WHERE newer.org_id = s.org_id AND newer.updated_at > s.updated_at
+                             AND newer.status = ANY(:access_statuses))
+         LIMIT 1),
+        :default_limit)"""
+_ORG_RUNNING = """(SELECT count(*) FROM content_jobs r
+         WHERE r.org_id = {org} AND r.status = 'running')"""
+
+# Orgs to claim for, locked. Orgs with due work are found by a skip scan over
+# idx_content_jobs_queue: one index probe per org, however long its backlog. (The ORDER BY
+# spells out the whole index, so the planner can't switch to another index on org_id and
+# filter out finished jobs one by one while its statistics still count them as queued.)
+# They are ordered by how long their oldest due job has waited. Walking that order
+# (`OFFSET 0` keeps the planner from checking every org before sorting), orgs at their
+# limit are skipped — or every worker would keep picking the same full orgs and claim
+# nothing while others wait — and the others are try-locked (`CASE` fixes that order)
+# until `max_orgs` are held: one claimer at a time per org, so two workers can't both fill
+# the same free slot; an org another worker is claiming for right now is skipped.
+_LOCK_CANDIDATE_ORGS = text(
+    f"""
     WITH RECURSIVE orgs(org_id) AS (
-        (SELECT org_id FROM content_jobs WHERE status = 'queued' ORDER BY org_id LIMIT 1)
+        (SELECT org_id FROM content_jobs WHERE status = 'queued'
+         ORDER BY org_id, priority DESC, run_after, id LIMIT 1)
         UNION ALL
         SELECT (SELECT j.org_id FROM content_jobs j
                 WHERE j.status = 'queued' AND j.org_id > o.org_id
-                ORDER BY j.org_id LIMIT 1)
+                ORDER BY j.org_id, j.priority DESC, j.run_after, j.id LIMIT 1)
         FROM orgs o WHERE o.org_id IS NOT NULL
     )
-    SELECT o.org_id FROM orgs o
-    CROSS JOIN LATERAL (
-        SELECT j.priority, j.run_after FROM content_jobs j
-        WHERE j.org_id = o.org_id AND j.status = 'queued' AND j.run_after <= now()
-        ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1
-    ) head
-    WHERE o.org_id IS NOT NULL
-    ORDER BY head.priority DESC, head.run_after
+    SELECT waiting.org_id FROM (
+        SELECT o.org_id FROM orgs o
+        CROSS JOIN LATERAL (
+            SELECT j.priority, j.run_after FROM content_jobs j
+            WHERE j.org_id = o.org_id AND j.status = 'queued' AND j.run_after <= now()
+            ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1
+        ) head
+        WHERE o.org_id IS NOT NULL
+        ORDER BY head.priority DESC, head.run_after
+        OFFSET 0
+    ) waiting
+    WHERE CASE
+        WHEN {_ORG_RUNNING.format(org="waiting.org_id")}
+             < {_ORG_LIMIT.format(org="waiting.org_id")}
+        THEN pg_try_advisory_xact_lock(:ns, hashtext(waiting.org_id::text))
+        ELSE false
+    END
     LIMIT :max_orgs
     """
-)
-
-# Only one claimer at a time per org, so two workers can't both fill the same free slot;
-# an org another worker is claiming for right now is skipped, not waited for.
-_LOCK_ORGS = text(
-    """
-    SELECT org_id FROM unnest(:orgs) AS t(org_id)
-    WHERE pg_try_advisory_xact_lock(:ns, hashtext(org_id::text))
-    """
-).bindparams(bindparam("orgs", type_=ARRAY(Uuid())))
+).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))
 
 # A new statement, so its snapshot sees every claim committed before the locks were taken.
+# The UPDATE finds its rows by primary key (`= ANY(ARRAY(...))`): joined to the CTE, the
+# planner guesses hundreds of rows and scans the whole table instead.
 _CLAIM = text(
-    """
+    f"""
     WITH slots AS (
         SELECT o.org_id,
-               COALESCE(
-                   (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
-                    WHERE s.org_id = o.org_id AND s.status = ANY(:access_statuses)
-                    ORDER BY s.state_as_of DESC NULLS LAST, s.created_at DESC LIMIT 1),
-                   :default_limit)
-               - (SELECT count(*) FROM content_jobs r
-                  WHERE r.org_id = o.org_id AND r.status = 'running') AS free
+               {_ORG_LIMIT.format(org="o.org_id")} - {_ORG_RUNNING.format(org="o.org_id")} AS free
         FROM unnest(:orgs) AS o(org_id)
     ),
     picked AS (
@@ -128,7 +148,7 @@ _CLAIM = text(
     SET status = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
         leased_by = :worker, lease_expires_at = now() + make_interval(secs => :lease_seconds),
         started_at = COALESCE(j.started_at, now()), updated_at = now()
-    FROM picked WHERE j.id = picked.id
+    WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.org_id, j.kind, j.input, j.attempts, j.max_attempts, j.lease_token
     """
 ).bindparams(
@@ -148,21 +168,24 @@ def claim(
     """Lease up to `limit` due jobs, spread across orgs, within each org's running limit."""
     if limit <= 0:
         return []
-    orgs = [row[0] for row in conn.execute(_CANDIDATE_ORGS, {"max_orgs": limit})]
-    if not orgs:
-        return []
+    limits = {
+        "plan_limits": json.dumps(dict(policy.max_running_by_plan)),
+        "access_statuses": list(policy.access_statuses),
+        "default_limit": policy.default_max_running,
+    }
     locked = [
-        row[0] for row in conn.execute(_LOCK_ORGS, {"orgs": orgs, "ns": _CLAIM_LOCK_NAMESPACE})
+        row[0]
+        for row in conn.execute(
+            _LOCK_CANDIDATE_ORGS, {**limits, "ns": _CLAIM_LOCK_NAMESPACE, "max_orgs": limit}
+        )
     ]
     if not locked:
         return []
     rows = conn.execute(
         _CLAIM,
         {
+            **limits,
             "orgs": locked,
-            "plan_limits": json.dumps(dict(policy.max_running_by_plan)),
-            "access_statuses": list(policy.access_statuses),
-            "default_limit": policy.default_max_running,
             "per_org": max(1, limit // len(locked)),
             "worker": worker_id,
             "lease_seconds": lease_seconds,
@@ -171,7 +194,12 @@ def claim(
     return [Claim(*row) for row in rows]
 
 
-_LEASES = "(SELECT unnest(:ids) AS id, unnest(:tokens) AS token)"
+# The leases a statement acts on, matched by primary key first (`j.id = ANY(:ids)`) so a
+# big table is never scanned whatever the planner guesses about the arrays.
+_LEASES = "unnest(:ids, :tokens) AS l(id, token)"
+_LEASE_MATCH = (
+    "j.id = ANY(:ids) AND j.id = l.id AND j.status = 'running' AND j.lease_token = l.token"
+)
 
 
 def _lease_params(claims: Sequence[Claim]) -> dict[str, Any]:
@@ -182,8 +210,8 @@ _HEARTBEAT = text(
     f"""
     UPDATE content_jobs j
     SET lease_expires_at = now() + make_interval(secs => :lease_seconds)
-    FROM {_LEASES} l
-    WHERE j.id = l.id AND j.status = 'running' AND j.lease_token = l.token
+    FROM {_LEASES}
+    WHERE {_LEASE_MATCH}
     RETURNING j.id, j.cancel_requested_at IS NOT NULL
     """
 ).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("tokens", type_=ARRAY(Uuid())))
@@ -256,22 +284,65 @@ def complete(
     if not _finish(conn, claim, "succeeded", usage=usage):
         return False
     if artifacts:
-        conn.execute(
-            _INSERT_ARTIFACTS,
-            [
-                {
-                    "id": new_id(),
-                    "job_id": claim.id,
-                    "type": a.type,
-                    "media_type": a.media_type,
-                    "content": a.content,
-                    "metadata": json.dumps(a.metadata),
-                    "size_bytes": len(a.content.encode()),
-                }
-                for a in artifacts
-            ],
-        )
+        conn.execute(_INSERT_ARTIFACTS, [_artifact_row(claim.id, a) for a in artifacts])
     return True
+
+
+_COMPLETE_MANY = text(
+    f"""
+    UPDATE content_jobs j
+    SET status = 'succeeded', error = NULL,
+        usage = COALESCE(CAST(l.usage AS jsonb), j.usage), finished_at = now(),
+        updated_at = now(), lease_token = NULL, lease_expires_at = NULL
+    FROM unnest(:ids, :tokens, :usages) AS l(id, token, usage)
+    WHERE {_LEASE_MATCH}
+    RETURNING j.id
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid())),
+    bindparam("tokens", type_=ARRAY(Uuid())),
+    bindparam("usages", type_=ARRAY(Text())),
+)
+
+
+@dataclass(frozen=True)
+class Success:
+    claim: Claim
+    artifacts: Sequence[ArtifactRow]
+    usage: Mapping[str, Any] | None = None
+
+
+def complete_many(conn: Connection, successes: Sequence[Success]) -> set[uuid.UUID]:
+    """`complete` for many jobs in two statements; each one is written only under its own
+    lease token. Returns the ids written (a lost lease is simply left out)."""
+    if not successes:
+        return set()
+    params = {
+        **_lease_params([s.claim for s in successes]),
+        "usages": [json.dumps(dict(s.usage)) if s.usage else None for s in successes],
+    }
+    written = {row[0] for row in conn.execute(_COMPLETE_MANY, params)}
+    rows = [
+        _artifact_row(s.claim.id, a)
+        for s in successes
+        if s.claim.id in written
+        for a in s.artifacts
+    ]
+    if rows:
+        conn.execute(_INSERT_ARTIFACTS, rows)
+    return written
+
+
+def _artifact_row(job_id: uuid.UUID, a: ArtifactRow) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "job_id": job_id,
+        "type": a.type,
+        "media_type": a.media_type,
+        "content": a.content,
+        "metadata": json.dumps(a.metadata),
+        "size_bytes": len(a.content.encode()),
+    }
 
 
 def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:

@@ -1,9 +1,14 @@
 """`pressroom worker`: claims jobs from PostgreSQL, runs them, records the outcome.
 
 One process runs `concurrency` jobs at once on threads. The main thread claims work when
-slots are free, waking on LISTEN/NOTIFY (or a poll timeout, for delayed retries); a
-heartbeat thread extends leases and notices cancellations and lost leases; crashed
-workers' jobs are rescued by whichever worker next sees their lease expired.
+threads are free and sleeps on an event that the listener thread sets on each NOTIFY (and
+a job sets when it frees its thread), with a poll timeout for delayed retries. Finished jobs
+are handed to one recorder thread, which writes all the outcomes waiting for it in one
+transaction (each still guarded by its own lease token), so a burst of short jobs costs a
+commit per batch, not per job, and the next claim overlaps the last batch's commit. A job
+keeps its lease (and its org's slot) until its outcome is written. A heartbeat thread
+extends leases and notices cancellations and lost leases; crashed workers' jobs are
+rescued by whichever worker next sees their lease expired.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from types import FrameType
 
 import psycopg
@@ -26,10 +32,20 @@ from sqlalchemy.exc import DBAPIError
 
 from pressroom.db.url import to_libpq_url
 from pressroom.jobs import metrics, queue
-from pressroom.jobs.queue import Claim, ConcurrencyPolicy
+from pressroom.jobs.queue import Claim, ConcurrencyPolicy, Success
 from pressroom.jobs.runner import Canceled, JobFailed, Runner
 
 log = logging.getLogger("pressroom.worker")
+
+# After a claim that found work, an empty claim is retried soon (the work may have been
+# behind another worker's org locks), backing off to the poll interval.
+_RECHECK_AFTER = 0.01
+# How long a claim for a few free threads waits for more threads to free up.
+_COALESCE_SECONDS = 0.005
+# Outcomes written per transaction, at most.
+_MAX_RECORD_BATCH = 256
+# Claiming pauses while this many finished jobs per thread wait for their outcome's write.
+_MAX_UNRECORDED_PER_THREAD = 2
 
 
 @dataclass(frozen=True)
@@ -46,9 +62,21 @@ class WorkerConfig:
 class _InFlight:
     claim: Claim
     stop: threading.Event  # set on cancellation request, lost lease or shutdown
+    claimed_at: float = field(default_factory=time.perf_counter)
     lost: bool = False
     cancel_requested: bool = False
     released: bool = False
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """A run's outcome, waiting for the recorder: a success to write in bulk, or another
+    outcome's own write (both under the lease token), or nothing to write."""
+
+    entry: _InFlight
+    outcome: str
+    success: Success | None = None
+    write: Callable[[Connection], bool] | None = None
 
 
 class Worker:
@@ -64,10 +92,12 @@ class Worker:
         self.policy = policy
         self.config = config or WorkerConfig()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._inflight: dict[uuid.UUID, _InFlight] = {}
+        self._inflight: dict[uuid.UUID, _InFlight] = {}  # claimed, outcome not yet written
+        self._executing = 0  # of those, how many are on a thread now
         self._lock = threading.Lock()
-        self._slot_freed = threading.Event()
+        self._wake = threading.Event()  # a NOTIFY arrived or a slot was freed
         self._stopping = threading.Event()
+        self._finished: SimpleQueue[_Finished] = SimpleQueue()
         self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -75,26 +105,27 @@ class Worker:
     def install_signal_handlers(self) -> None:
         def _stop(signum: int, _frame: FrameType | None) -> None:
             log.info("worker stopping", extra={"signal": signum})
-            self._stopping.set()
-            self._slot_freed.set()
+            self.stop()
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
 
     def stop(self) -> None:
         self._stopping.set()
-        self._slot_freed.set()
+        self._wake.set()
 
     def run(self) -> None:
-        heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
-        heartbeat.start()
-        listener: psycopg.Connection[tuple[object, ...]] | None = None
+        for target, name in (
+            (self._heartbeat_loop, "heartbeat"),
+            (self._listen_loop, "listener"),
+            (self._record_loop, "recorder"),
+        ):
+            threading.Thread(target=target, name=name, daemon=True).start()
         next_rescue = next_stats = 0.0
+        recheck = 0.0  # > 0 while backing off after claims that found work
         try:
             while not self._stopping.is_set():
                 try:
-                    if listener is None:
-                        listener = self._listen()
                     now = time.monotonic()
                     if now >= next_rescue:
                         self._rescue()
@@ -102,36 +133,66 @@ class Worker:
                     if now >= next_stats:
                         self._publish_stats()
                         next_stats = now + self.config.stats_interval
-                    free = self.config.concurrency - len(self._inflight)
-                    claimed = self._claim(free) if free > 0 else 0
-                    if claimed and claimed == free:
-                        continue  # there may be more work: claim again once a slot frees
-                    self._wait(listener, busy=free - claimed <= 0)
+                    free = self._free_threads()
+                    if 0 < free < self.config.concurrency // 2:
+                        free = self._coalesce()
+                    if free > 0 and self._claim(free):
+                        recheck = _RECHECK_AFTER
+                        continue  # more may be due: claim again, or wait for a free slot
+                    if free > 0 and recheck:
+                        timeout, recheck = recheck, recheck * 2
+                        if recheck > self.config.poll_interval:
+                            recheck = 0.0
+                    else:
+                        timeout = self.config.poll_interval
+                    self._wake.wait(timeout)
+                    self._wake.clear()
                 except (DBAPIError, psycopg.Error) as exc:
                     log.warning("database unavailable, retrying: %s", str(exc).splitlines()[0])
-                    if listener is not None:
-                        listener.close()
-                    listener = None
                     self._stopping.wait(1.0)
         finally:
             self._shutdown()
-            if listener is not None:
-                listener.close()
 
-    def _listen(self) -> psycopg.Connection[tuple[object, ...]]:
-        conn = psycopg.connect(
-            to_libpq_url(self.engine.url.render_as_string(False)), autocommit=True
-        )
-        conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
-        return conn
+    def _free_threads(self) -> int:
+        """Threads to claim for, unless the recorder has fallen behind (then none)."""
+        with self._lock:
+            unrecorded = len(self._inflight) - self._executing
+            free = self.config.concurrency - self._executing
+        return free if unrecorded < _MAX_UNRECORDED_PER_THREAD * self.config.concurrency else 0
 
-    def _wait(self, listener: psycopg.Connection[tuple[object, ...]], *, busy: bool) -> None:
-        if busy:
-            self._slot_freed.wait(self.config.poll_interval)
-            self._slot_freed.clear()
-            return
-        for _ in listener.notifies(timeout=self.config.poll_interval, stop_after=1):
-            pass
+    def _coalesce(self) -> int:
+        """With most threads busy, give the others a moment to finish: one claim for many
+        jobs costs about what a claim for one does."""
+        deadline = time.monotonic() + _COALESCE_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            free = self._free_threads()
+            if free >= self.config.concurrency // 2 or self._stopping.is_set():
+                return free
+            self._wake.wait(left)
+            self._wake.clear()
+        return self._free_threads()
+
+    def _listen_loop(self) -> None:
+        """Turn NOTIFYs into wake-ups; reconnect (and wake, in case one was missed) after
+        the connection drops."""
+        url = to_libpq_url(self.engine.url.render_as_string(False))
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
+        while not self._stopping.is_set():
+            try:
+                if conn is None:
+                    conn = psycopg.connect(url, autocommit=True)
+                    conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+                    self._wake.set()
+                for _ in conn.notifies(timeout=1.0, stop_after=1):
+                    self._wake.set()
+            except psycopg.Error as exc:
+                log.warning("listener lost its connection: %s", str(exc).splitlines()[0])
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stopping.wait(1.0)
+        if conn is not None:
+            conn.close()
 
     # -- claiming and running --------------------------------------------------------------
 
@@ -150,50 +211,38 @@ class Worker:
             entry = _InFlight(claim, threading.Event())
             with self._lock:
                 self._inflight[claim.id] = entry
-            future = self._pool.submit(self._execute, entry)
-            future.add_done_callback(self._done_callback(claim.id))
+                self._executing += 1
+            self._pool.submit(self._execute, entry)
         return len(claims)
 
-    def _done_callback(self, job_id: uuid.UUID) -> Callable[[Future[None]], None]:
-        def done(_: Future[None]) -> None:
-            with self._lock:
-                self._inflight.pop(job_id, None)
-            self._slot_freed.set()
-
-        return done
-
     def _execute(self, entry: _InFlight) -> None:
-        claim = entry.claim
-        started = time.perf_counter()
-        outcome = "lost"
         try:
-            outcome = self._run_and_record(entry)
-        except Exception:  # a bug in recording: the lease expires and the job is rescued
-            log.exception("recording the outcome of job %s failed", claim.id)
-            outcome = "error"
-        finally:
-            metrics.JOB_DURATION.labels(claim.kind, outcome).observe(time.perf_counter() - started)
-            metrics.JOBS_FINISHED.labels(outcome).inc()
+            finished = self._run(entry)
+        except Exception:  # a bug of ours: nothing is written, the lease expires
+            log.exception("running job %s failed", entry.claim.id)
+            finished = _Finished(entry, "error")
+        with self._lock:
+            self._executing -= 1
+        self._finished.put(finished)
+        self._wake.set()
 
-    def _run_and_record(self, entry: _InFlight) -> str:
-        outcome, write = self._run(entry)
-        if entry.lost or entry.released:
-            return "lost"
-        with self.engine.begin() as conn:
-            return outcome if write(conn) else "lost"
-
-    def _run(self, entry: _InFlight) -> tuple[str, Callable[[Connection], bool]]:
+    def _run(self, entry: _InFlight) -> _Finished:
         """Run the job; return its outcome and how to write it (under the lease token)."""
         claim = entry.claim
+        if entry.lost or entry.released:
+            return _Finished(entry, "lost")
+        if entry.cancel_requested:
+            return _Finished(entry, "canceled", write=lambda conn: queue.cancel(conn, claim))
         try:
             result = self.runner(claim, entry.stop.is_set)
         except Canceled:
-            return "canceled", lambda conn: queue.cancel(conn, claim)
+            return _Finished(entry, "canceled", write=lambda conn: queue.cancel(conn, claim))
         except JobFailed as exc:
             error, retryable, refundable = str(exc), exc.retryable, exc.refundable
-            return (
-                ("retried" if retryable else "failed"),
-                lambda conn: (
+            return _Finished(
+                entry,
+                "retried" if retryable else "failed",
+                write=lambda conn: (
                     queue.retry_or_fail(
                         conn, claim, error, retryable=retryable, refundable=refundable
                     )
@@ -203,13 +252,83 @@ class Worker:
         except Exception as exc:  # an engine bug is a permanent fault of ours: refund
             log.exception("job %s crashed its runner", claim.id)
             error = f"internal error: {type(exc).__name__}"
-            return (
+            return _Finished(
+                entry,
                 "failed",
-                lambda conn: queue.retry_or_fail(conn, claim, error, retryable=False) is not None,
+                write=lambda conn: (
+                    queue.retry_or_fail(conn, claim, error, retryable=False) is not None
+                ),
             )
         if entry.cancel_requested:
-            return "canceled", lambda conn: queue.cancel(conn, claim)
-        return "succeeded", lambda conn: queue.complete(conn, claim, result.artifacts, result.usage)
+            return _Finished(entry, "canceled", write=lambda conn: queue.cancel(conn, claim))
+        return _Finished(entry, "succeeded", success=Success(claim, result.artifacts, result.usage))
+
+    # -- recording outcomes ----------------------------------------------------------------
+
+    def _record_loop(self) -> None:
+        while True:
+            batch = [self._finished.get()]
+            while len(batch) < _MAX_RECORD_BATCH:
+                try:
+                    batch.append(self._finished.get_nowait())
+                except Empty:
+                    break
+            try:
+                self._record(batch)
+            except Exception:  # never let the recorder die: those leases just expire
+                log.exception("recording %d outcomes failed", len(batch))
+                self._forget(batch, "error")
+
+    def _record(self, batch: Sequence[_Finished]) -> None:
+        """Write the batch in one transaction; if that fails, each outcome on its own, so
+        one bad write can't take the others down with it."""
+        todo = [
+            f for f in batch if (f.success or f.write) and not (f.entry.lost or f.entry.released)
+        ]
+        written: set[uuid.UUID] = set()
+        failed: set[uuid.UUID] = set()
+        try:
+            if todo:
+                with self.engine.begin() as conn:
+                    written = self._write(conn, todo)
+        except Exception:
+            if len(todo) == 1:
+                raise
+            for f in todo:
+                try:
+                    with self.engine.begin() as conn:
+                        written |= self._write(conn, [f])
+                except Exception:
+                    log.exception("recording the outcome of job %s failed", f.entry.claim.id)
+                    failed.add(f.entry.claim.id)
+        for f in batch:
+            job_id = f.entry.claim.id
+            if f.outcome in ("error", "lost") or job_id in written:
+                outcome = f.outcome
+            else:  # the lease was lost (or released on shutdown), or the write failed
+                outcome = "error" if job_id in failed else "lost"
+            self._forget([f], outcome)
+
+    @staticmethod
+    def _write(conn: Connection, todo: Sequence[_Finished]) -> set[uuid.UUID]:
+        written = queue.complete_many(conn, [f.success for f in todo if f.success])
+        for f in todo:
+            if f.write is not None and f.write(conn):
+                written.add(f.entry.claim.id)
+        return written
+
+    def _forget(self, finished: Sequence[_Finished], outcome: str) -> None:
+        """Done with these jobs: their outcome is in the database (or never will be)."""
+        now = time.perf_counter()
+        with self._lock:
+            for f in finished:
+                self._inflight.pop(f.entry.claim.id, None)
+        for f in finished:
+            metrics.JOB_DURATION.labels(f.entry.claim.kind, outcome).observe(
+                now - f.entry.claimed_at
+            )
+            metrics.JOBS_FINISHED.labels(outcome).inc()
+        self._wake.set()
 
     # -- background duties ---------------------------------------------------------------
 
@@ -257,8 +376,7 @@ class Worker:
         rest without burning their attempt."""
         deadline = time.monotonic() + self.config.shutdown_grace
         while self._inflight and time.monotonic() < deadline:
-            self._slot_freed.wait(0.1)
-            self._slot_freed.clear()
+            time.sleep(0.05)
         with self._lock:
             leftovers = list(self._inflight.values())
         for entry in leftovers:
