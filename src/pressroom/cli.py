@@ -144,7 +144,6 @@ def worker(
     from pressroom.db.session import get_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
-
     from pressroom.observability import configure_logging
 
     settings = get_settings()
