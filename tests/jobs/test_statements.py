@@ -1,22 +1,28 @@
-"""What the jobs API sends to PostgreSQL, statement by statement.
+"""What the jobs API sends to PostgreSQL, statement by statement, and what it locks.
 
 Submissions of one org queue on its usage counter row, locked from the quota upsert until
-commit, so nothing may run after the upsert; listings must not fetch the job inputs
-(articles of up to 200k characters) that they do not show. The benchmark
+commit, so nothing may run after the upsert, and a refused submission must not lock it at
+all; listings must not fetch the job inputs (articles of up to 200k characters) that they
+do not show. The benchmark
 (`python -m bench.jobs_api`, docs/jobs.md) measures what these cost; these tests keep them.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
 
+from pressroom.db.session import make_engine
 from pressroom.db.url import to_libpq_url
+from pressroom.usage.service import QuotaExceeded, consume, period_of
 from tests.http import create_org, make_client, new_user
 
 ARTICLE = "PostgreSQL can be a job queue, and the queue shares transactions with the data. " * 3
@@ -62,7 +68,7 @@ class TestSubmitTakesTheQuotaUnitLast:
         client, recorder, org_id, headers = api
         job: dict[str, Any] = {}
         sent = recorder.during(lambda: job.update(submit(client, org_id, headers)))
-        assert sent[-1].startswith("INSERT INTO usage_counters"), sent
+        assert "INSERT INTO usage_counters" in sent[-1], sent
         assert not [s for s in sent if s.startswith("SELECT") and "FROM content_jobs" in s], sent
         # What came back from INSERT ... RETURNING is the whole job, server defaults included.
         assert (job["status"], job["attempts"], job["input"]["text"]) == (
@@ -86,7 +92,7 @@ class TestSubmitTakesTheQuotaUnitLast:
         )
         assert answers[0].status_code == 202
         assert answers[0].json()["status"] == "queued"
-        assert sent[-1].startswith("INSERT INTO usage_counters"), sent
+        assert "INSERT INTO usage_counters" in sent[-1], sent
 
 
 class TestListingSkipsInputs:
@@ -104,3 +110,30 @@ class TestListingSkipsInputs:
         assert "content_jobs.created_at" in listing
         assert len(pages[0]["items"]) == 1
         assert "input" not in pages[0]["items"][0]
+
+
+class TestRefusalsTakeNoLock:
+    def test_a_refused_submission_does_not_hold_the_counter_row(self, database_url: str) -> None:
+        now = datetime.now(UTC)
+        org_id = uuid.uuid4()
+        with psycopg.connect(to_libpq_url(database_url), autocommit=True) as conn:
+            conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Full')", (org_id,))
+            conn.execute(
+                "INSERT INTO usage_counters (id, org_id, period_month, jobs_used)"
+                " VALUES (gen_random_uuid(), %s, %s, 5)",
+                (org_id, period_of(now)),
+            )
+        engine = make_engine(database_url, pool_size=2)
+        try:
+            with Session(engine) as first, Session(engine) as second:
+                with pytest.raises(QuotaExceeded):
+                    consume(first, org_id, limit=5, now=now)
+                # `first` is still open: had it locked the row, this would fail, not wait.
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                with pytest.raises(QuotaExceeded) as refused:
+                    consume(second, org_id, limit=5, now=now)
+                assert (refused.value.extra["used"], refused.value.extra["limit"]) == (5, 5)
+                # Room again (a bigger plan): the unit is taken, the counter moves.
+                assert consume(second, org_id, limit=6, now=now).used == 6
+        finally:
+            engine.dispose()
