@@ -178,6 +178,43 @@ def capture_requests(
     return out
 
 
+@dataclass
+class ServiceTime:
+    label: str
+    best_ms: float
+    median_ms: float
+
+
+def service_times(
+    db_url: str,
+    requests: list[tuple[str, str, str, dict[str, Any] | None, dict[str, str]]],
+    *,
+    rounds: int = 10,
+    per_round: int = 20,
+) -> list[ServiceTime]:
+    """Milliseconds per request, one at a time through the real app in process (no network,
+    no concurrency): what a request costs the server. Scenarios take turns round by round,
+    so a burst of load from elsewhere hits them alike; best and median of the rounds."""
+    engine = make_engine(db_url, pool_size=2)
+    samples: dict[str, list[float]] = {label: [] for label, *_ in requests}
+    try:
+        with TestClient(create_app(engine)) as client:
+            for _ in range(rounds + 1):  # the first round warms up and is dropped
+                for label, method, path, body, headers in requests:
+                    started = time.perf_counter()
+                    for _ in range(per_round):
+                        response = client.request(method, path, json=body, headers=headers)
+                        if response.status_code >= 300:
+                            raise RuntimeError(f"{label}: {response.status_code} {response.text}")
+                    samples[label].append((time.perf_counter() - started) / per_round * 1000)
+    finally:
+        engine.dispose()
+    return [
+        ServiceTime(label, min(v[1:]), sorted(v[1:])[len(v[1:]) // 2])
+        for label, v in samples.items()
+    ]
+
+
 def _walk(node: dict[str, Any]) -> list[dict[str, Any]]:
     nodes = [node]
     for child in node.get("Plans", []):

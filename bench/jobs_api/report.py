@@ -74,7 +74,19 @@ def markdown(results: Results) -> str:
             f"| {r.label} | {r.connections} | {r.requests:,} | {r.rps:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p90_ms:.1f} | {r.p99_ms:.1f} | {_answers(r.statuses)} |"
         )
-    lines += ["", "Checked after the load:", ""]
+    lines += [
+        "",
+        "One request at a time through the app in process (no network, no concurrency; "
+        f"scenarios take turns, best and median of {o.service_rounds} rounds of 20): what each "
+        "costs the server.",
+        "",
+        "| request | best ms | median ms |",
+        "| --- | ---: | ---: |",
+        *(f"| {t.label} | {t.best_ms:.1f} | {t.median_ms:.1f} |" for t in results.service),
+        "",
+        "Checked after the load:",
+        "",
+    ]
     for c in results.consistency:
         lines.append(f"- {'OK' if c.ok else 'FAILED'} — {c.label}: {c.detail}")
     pt = results.page_through
@@ -121,6 +133,9 @@ def console(results: Results) -> str:
         lines.append(
             f"{r.label:58} {r.rps:8,.0f} {r.p50_ms:8.1f} {r.p99_ms:8.1f}  {_answers(r.statuses)}"
         )
+    for t in results.service:
+        lines.append(f"in process, one at a time: {t.label}: best {t.best_ms:.1f} ms, "
+                     f"median {t.median_ms:.1f} ms")  # fmt: skip
     for c in results.consistency:
         lines.append(f"{'OK' if c.ok else 'FAILED':6} {c.label}: {c.detail}")
     pt = results.page_through

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -40,6 +41,8 @@ class Options:
     page_limit: int = 200
     edge_headroom: int = 0  # 0: a third of what the no-key submission run accepted
     replay_pool: int = 50
+    list_rounds: int = 2
+    service_rounds: int = 10
     database: str | None = None
     keep: bool = False
 
@@ -66,6 +69,7 @@ class Results:
     consistency: list[Consistency] = field(default_factory=list)
     page_through: checks.PageThrough | None = None
     captured: list[checks.CapturedRequest] = field(default_factory=list)
+    service: list[checks.ServiceTime] = field(default_factory=list)
     plans: list[checks.PlanCheck] = field(default_factory=list)
 
     @property
@@ -123,6 +127,10 @@ def run(
         progress("capturing the statements the API issues, and their plans")
         results.captured = _capture(db_url, fixture, deep)
         results.plans = checks.explain_all(db_url, results.captured)
+        progress("timing requests one at a time, in process")
+        results.service = checks.service_times(
+            db_url, _requests(fixture, deep)[:3], rounds=options.service_rounds
+        )
         log = workdir / "server.log"
         with server.running(
             db_url, plans_file=plans_file, workers=options.workers,
@@ -155,22 +163,25 @@ def settle(db_url: str, *, timeout: float = 60.0) -> None:
             time.sleep(0.1)
 
 
-def _capture(db_url: str, fx: data.Fixture, deep: str) -> list[checks.CapturedRequest]:
+def _requests(
+    fx: data.Fixture, deep: str
+) -> list[tuple[str, str, str, dict[str, Any] | None, dict[str, str]]]:
     big = {"Authorization": f"Bearer {fx.api_keys[fx.big_org]}"}
     sub = {"Authorization": f"Bearer {fx.api_keys[fx.submit_org]}"}
-    body = {"kind": "summary", "input": {"text": "x " * 100}}
+    body = json.loads(SUMMARY_BODY)
     jobs, sjobs = f"/v1/orgs/{fx.big_org}/jobs", f"/v1/orgs/{fx.submit_org}/jobs"
-    keyed = {**sub, "Idempotency-Key": "capture"}
-    return checks.capture_requests(
-        db_url,
-        [
-            ("list page 1", "GET", f"{jobs}?limit=50", None, big),
-            ("list deep", "GET", f"{jobs}?limit=50&cursor={deep}", None, big),
-            ("submit", "POST", sjobs, body, sub),
-            ("submit with Idempotency-Key", "POST", sjobs, body, keyed),
-            ("submit replayed key", "POST", sjobs, body, keyed),
-        ],
-    )
+    keyed = {**sub, "Idempotency-Key": f"capture-{uuid.uuid4().hex[:8]}"}
+    return [
+        ("list page 1", "GET", f"{jobs}?limit=50", None, big),
+        ("list deep", "GET", f"{jobs}?limit=50&cursor={deep}", None, big),
+        ("submit", "POST", sjobs, body, sub),
+        ("submit with Idempotency-Key", "POST", sjobs, body, keyed),
+        ("submit replayed key", "POST", sjobs, body, keyed),
+    ]
+
+
+def _capture(db_url: str, fx: data.Fixture, deep: str) -> list[checks.CapturedRequest]:
+    return checks.capture_requests(db_url, _requests(fx, deep))
 
 
 def _load_phases(
@@ -204,9 +215,12 @@ def _load_phases(
             post_body=body)  # fmt: skip
     settle(db_url)
 
-    timed("list page 1 (limit=50)", list_url, big_token)
-    timed(f"list deep page (after {results.deep_rows:,} rows)", f"{list_url}&cursor={deep}",
-          big_token)  # fmt: skip
+    # Page 1 and the deep page take turns, so a burst of load from elsewhere hits both.
+    for n in range(1, o.list_rounds + 1):
+        suffix = f", round {n}" if o.list_rounds > 1 else ""
+        timed(f"list page 1 (limit=50{suffix})", list_url, big_token)
+        timed(f"list deep page (after {results.deep_rows:,} rows{suffix})",
+              f"{list_url}&cursor={deep}", big_token)  # fmt: skip
 
     limit = 1_000_000_000
     before = checks.quota_state(db_url, fx.submit_org, fx.period, limit)

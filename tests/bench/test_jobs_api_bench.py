@@ -16,10 +16,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from bench.jobs_api import data, report
 from bench.jobs_api.run import Options, Results, run
 from bench.jobs_api.wrk import parse
+
 from pressroom.billing import plans
 from pressroom.config import get_settings
 from pressroom.db import admin, migrations
@@ -35,7 +35,7 @@ def bench_results(server_url: str) -> Iterator[Results]:
         env.setenv("PRESSROOM_PLANS_FILE", "")  # the run sets it; restored afterwards
         options = Options(
             jobs=JOBS, seconds=1, warmup_seconds=1, connections=4, edge_connections=8,
-            workers=1, pool_size=4, deep=300, page_limit=100,
+            workers=1, pool_size=4, deep=300, page_limit=100, list_rounds=1, service_rounds=2,
         )  # fmt: skip
         try:
             yield run(server_url, "test server", options, command="smoke")
@@ -63,6 +63,11 @@ class TestRun:
         assert pt is not None
         assert pt.matches
         assert pt.rows == bench_results.big_org_jobs
+
+    def test_requests_were_timed_one_at_a_time_in_process(self, bench_results: Results) -> None:
+        labels = [t.label for t in bench_results.service]
+        assert labels == ["list page 1", "list deep", "submit"]
+        assert all(0 < t.best_ms <= t.median_ms for t in bench_results.service)
 
     def test_statements_were_recorded_and_explained(self, bench_results: Results) -> None:
         captured = {c.label: c for c in bench_results.captured}
