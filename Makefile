@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint migrate-up migrate-down-one bench-indexes clean
+.PHONY: install run test lint migrate-up migrate-down-one bench-indexes bench-jobs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -39,6 +39,10 @@ migrate-down-one: install
 ## Measure the seed's index migration (before vs head) and publish docs/database-indexes.md.
 bench-indexes: install
 	$(BIN)/pressroom bench indexes
+
+## The jobs API through HTTP with 1M jobs (needs wrk) and publish docs/jobs.md.
+bench-jobs: install
+	$(BIN)/python -m bench.jobs_api
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from pressroom.auth.routes import router as auth_router
 from pressroom.billing.routes import router as billing_router
 from pressroom.billing.webhooks import install_billing
 from pressroom.body_limit import BodySizeLimitMiddleware
+from pressroom.concurrency_limit import ConcurrencyLimitMiddleware
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
 from pressroom.errors import install_error_handlers
@@ -55,7 +56,11 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
-    # Added last = runs first: the request id wraps everything, the body limit comes next.
+    # Added last = runs first: the request id wraps everything, the body limit comes next,
+    # then the wait for one of the database pool's connections.
+    app.add_middleware(
+        ConcurrencyLimitMiddleware, limit=settings.db_pool_size + settings.db_max_overflow
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

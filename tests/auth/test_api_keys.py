@@ -6,7 +6,10 @@ import hashlib
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
+from pressroom.auth.api_keys import authenticate_api_key
+from pressroom.db.session import make_engine
 from pressroom.db.url import to_sqlalchemy_url
 from tests.http import bearer, create_api_key, create_org, new_user
 
@@ -96,6 +99,32 @@ class TestUse:
 
     def test_unknown_key_is_unauthorized(self, client: TestClient) -> None:
         assert client.get("/v1/orgs", headers=bearer("prk_not-a-key")).status_code == 401
+
+
+class TestConcurrentUse:
+    def test_requests_in_flight_with_one_key_do_not_wait_for_each_other(
+        self, client: TestClient, database_url: str
+    ) -> None:
+        _, owner = new_user(client)
+        org_id = create_org(client, owner)
+        secret = create_api_key(client, owner, org_id)["key"]
+        engine = make_engine(database_url, pool_size=2)
+        try:
+            with Session(engine) as first, Session(engine) as second:
+                # The first request records the key's use and is still running (row locked).
+                assert authenticate_api_key(first, secret) is not None
+                # A second one must not queue behind it: it would fail here, not wait.
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                key = authenticate_api_key(second, secret)
+                assert key is not None
+                assert str(key.org_id) == org_id
+                second.commit()
+                first.commit()
+            with engine.connect() as conn:
+                used = conn.execute(text("SELECT last_used_at FROM api_keys")).scalar_one()
+            assert used is not None
+        finally:
+            engine.dispose()
 
 
 class TestRevocation:

@@ -260,8 +260,12 @@ class TestListing:
                 " FROM organizations o, generate_series(1, 300) g"
             )
             conn.execute("ANALYZE content_jobs")
+            # A cursor 100 rows deep, with 200 older rows of the org still to page through
+            # (after the very last row, a 1-row range, PostgreSQL 15 rightly just sorts it).
             org_id, created_at, job_id = conn.execute(
-                "SELECT org_id, created_at, id FROM content_jobs ORDER BY created_at LIMIT 1"
+                "SELECT org_id, created_at, id FROM content_jobs"
+                " WHERE org_id = (SELECT id FROM organizations ORDER BY id LIMIT 1)"
+                " ORDER BY created_at DESC, id DESC OFFSET 99 LIMIT 1"
             ).fetchone()  # type: ignore[misc]
             from pressroom.jobs.pagination import Cursor
 

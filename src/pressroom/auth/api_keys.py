@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pressroom.auth.models import ApiKey
 from pressroom.auth.principals import UserPrincipal
@@ -77,6 +78,28 @@ def authenticate_api_key(session: Session, secret: str) -> ApiKey | None:
     if key is None:
         return None
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        key.last_used_at = now
+        # Every request in flight with this key sees the same stale value. A plain UPDATE
+        # would make each wait for the previous one's whole request to commit (the row
+        # stays locked until then): a burst of calls would run one at a time, every
+        # minute. Whoever holds the row is recording the use already; the rest skip it.
+        stale = (
+            select(ApiKey.id)
+            .where(
+                ApiKey.id == key.id,
+                or_(
+                    ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION
+                ),
+            )
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        recorded = session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == stale)
+            .values(last_used_at=now)
+            .returning(ApiKey.id)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if recorded is not None:
+            set_committed_value(key, "last_used_at", now)  # written already: no second UPDATE
     return key

@@ -38,14 +38,25 @@ class QuotaExceeded(PaymentRequired):
     title = "Monthly job quota exhausted"
 
 
+# `seen` is the counter as committed when the statement began. When it already leaves no
+# room, the upsert is skipped altogether: ON CONFLICT DO UPDATE locks the counter row even
+# when its WHERE then refuses, and the lock lasts until the transaction ends, so refused
+# requests would queue on the row exactly like accepted ones. When there seems to be room,
+# the locked upsert re-checks the latest value and stays the only judge: never an overshoot.
 _CONSUME = text(
     """
-    INSERT INTO usage_counters (id, org_id, period_month, jobs_used)
-    SELECT :id, :org_id, :period, :n WHERE :n <= :limit
-    ON CONFLICT (org_id, period_month) DO UPDATE
-        SET jobs_used = usage_counters.jobs_used + EXCLUDED.jobs_used, updated_at = now()
-        WHERE usage_counters.jobs_used + EXCLUDED.jobs_used <= :limit
-    RETURNING jobs_used
+    WITH seen AS (
+        SELECT jobs_used FROM usage_counters WHERE org_id = :org_id AND period_month = :period
+    ), taken AS (
+        INSERT INTO usage_counters (id, org_id, period_month, jobs_used)
+        SELECT :id, :org_id, :period, :n
+        WHERE :n <= :limit AND NOT EXISTS (SELECT FROM seen WHERE jobs_used + :n > :limit)
+        ON CONFLICT (org_id, period_month) DO UPDATE
+            SET jobs_used = usage_counters.jobs_used + EXCLUDED.jobs_used, updated_at = now()
+            WHERE usage_counters.jobs_used + EXCLUDED.jobs_used <= :limit
+        RETURNING jobs_used
+    )
+    SELECT (SELECT jobs_used FROM taken), (SELECT jobs_used FROM seen)
     """
 )
 
@@ -66,12 +77,14 @@ def consume(
 ) -> Consumed:
     """Take `n` units of this month's quota, or raise QuotaExceeded (nothing written)."""
     period = period_of(now)
-    row = session.execute(
+    taken, seen = session.execute(
         _CONSUME, {"id": new_id(), "org_id": org_id, "period": period, "n": n, "limit": limit}
-    ).first()
-    if row is not None:
-        return Consumed(period, int(row[0]), limit)
-    used = session.execute(_USED, {"org_id": org_id, "period": period}).scalar() or 0
+    ).one()
+    if taken is not None:
+        return Consumed(period, int(taken), limit)
+    used = int(seen or 0)
+    if used + n <= limit:  # room when the statement began, none at the lock: read it again
+        used = session.execute(_USED, {"org_id": org_id, "period": period}).scalar() or 0
     reset = period_reset_at(period)
     raise QuotaExceeded(
         f"monthly job quota reached: {used} of {limit} jobs used; resets at {reset.isoformat()}",

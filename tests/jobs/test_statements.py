@@ -1,0 +1,139 @@
+"""What the jobs API sends to PostgreSQL, statement by statement, and what it locks.
+
+Submissions of one org queue on its usage counter row, locked from the quota upsert until
+commit, so nothing may run after the upsert, and a refused submission must not lock it at
+all; listings must not fetch the job inputs (articles of up to 200k characters) that they
+do not show. The benchmark
+(`python -m bench.jobs_api`, docs/jobs.md) measures what these cost; these tests keep them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+from pressroom.db.session import make_engine
+from pressroom.db.url import to_libpq_url
+from pressroom.usage.service import QuotaExceeded, consume, period_of
+from tests.http import create_org, make_client, new_user
+
+ARTICLE = "PostgreSQL can be a job queue, and the queue shares transactions with the data. " * 3
+
+
+class Recorder:
+    def __init__(self, engine: Engine) -> None:
+        self.statements: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(" ".join(statement.split()))
+
+    def during(self, action: Any) -> list[str]:
+        self.statements.clear()
+        action()
+        return list(self.statements)
+
+
+@pytest.fixture
+def api(database_url: str) -> Iterator[tuple[TestClient, Recorder, str, dict[str, str]]]:
+    client, engine = make_client(database_url)
+    _, headers = new_user(client, "owner")
+    org_id = create_org(client, headers)
+    yield client, Recorder(engine), org_id, headers
+    engine.dispose()
+
+
+def submit(client: TestClient, org_id: str, headers: dict[str, str]) -> Any:
+    response = client.post(
+        f"/v1/orgs/{org_id}/jobs",
+        json={"kind": "summary", "input": {"text": ARTICLE}},
+        headers=headers,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+class TestSubmitTakesTheQuotaUnitLast:
+    def test_the_counter_upsert_is_the_last_statement_and_the_job_is_not_read_back(
+        self, api: tuple[TestClient, Recorder, str, dict[str, str]]
+    ) -> None:
+        client, recorder, org_id, headers = api
+        job: dict[str, Any] = {}
+        sent = recorder.during(lambda: job.update(submit(client, org_id, headers)))
+        assert "INSERT INTO usage_counters" in sent[-1], sent
+        assert not [s for s in sent if s.startswith("SELECT") and "FROM content_jobs" in s], sent
+        # What came back from INSERT ... RETURNING is the whole job, server defaults included.
+        assert (job["status"], job["attempts"], job["input"]["text"]) == (
+            "queued",
+            0,
+            ARTICLE.strip(),
+        )
+
+    def test_retry_also_takes_its_unit_last(
+        self, api: tuple[TestClient, Recorder, str, dict[str, str]], database_url: str
+    ) -> None:
+        client, recorder, org_id, headers = api
+        job_id = submit(client, org_id, headers)["id"]
+        with psycopg.connect(to_libpq_url(database_url), autocommit=True) as conn:
+            conn.execute("UPDATE content_jobs SET status = 'failed' WHERE id = %s", (job_id,))
+        answers: list[Any] = []
+        sent = recorder.during(
+            lambda: answers.append(
+                client.post(f"/v1/orgs/{org_id}/jobs/{job_id}/retry", headers=headers)
+            )
+        )
+        assert answers[0].status_code == 202
+        assert answers[0].json()["status"] == "queued"
+        assert "INSERT INTO usage_counters" in sent[-1], sent
+
+
+class TestListingSkipsInputs:
+    def test_the_listing_query_does_not_fetch_the_input_column(
+        self, api: tuple[TestClient, Recorder, str, dict[str, str]]
+    ) -> None:
+        client, recorder, org_id, headers = api
+        submit(client, org_id, headers)
+        pages: list[Any] = []
+        sent = recorder.during(
+            lambda: pages.append(client.get(f"/v1/orgs/{org_id}/jobs", headers=headers).json())
+        )
+        (listing,) = [s for s in sent if "FROM content_jobs" in s]
+        assert "content_jobs.input" not in listing
+        assert "content_jobs.created_at" in listing
+        assert len(pages[0]["items"]) == 1
+        assert "input" not in pages[0]["items"][0]
+
+
+class TestRefusalsTakeNoLock:
+    def test_a_refused_submission_does_not_hold_the_counter_row(self, database_url: str) -> None:
+        now = datetime.now(UTC)
+        org_id = uuid.uuid4()
+        with psycopg.connect(to_libpq_url(database_url), autocommit=True) as conn:
+            conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Full')", (org_id,))
+            conn.execute(
+                "INSERT INTO usage_counters (id, org_id, period_month, jobs_used)"
+                " VALUES (gen_random_uuid(), %s, %s, 5)",
+                (org_id, period_of(now)),
+            )
+        engine = make_engine(database_url, pool_size=2)
+        try:
+            with Session(engine) as first, Session(engine) as second:
+                with pytest.raises(QuotaExceeded):
+                    consume(first, org_id, limit=5, now=now)
+                # `first` is still open: had it locked the row, this would fail, not wait.
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                with pytest.raises(QuotaExceeded) as refused:
+                    consume(second, org_id, limit=5, now=now)
+                assert (refused.value.extra["used"], refused.value.extra["limit"]) == (5, 5)
+                # Room again (a bigger plan): the unit is taken, the counter moves.
+                assert consume(second, org_id, limit=6, now=now).used == 6
+        finally:
+            engine.dispose()
