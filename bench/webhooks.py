@@ -34,11 +34,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from tests.billing import stripe_events as se
 
 from bench.webhook_clients import WRK_INSTALL_HINT, ClientRun, run_python, run_wrk, wrk_available
 from pressroom.db import admin, migrations
 from pressroom.db.url import resolve_database_url, to_libpq_url
-from tests.billing import stripe_events as se
 
 SECRET = "whsec_bench_secret"  # noqa: S105 (a throwaway server's test secret)
 PATH = "/v1/webhooks/stripe"
@@ -71,8 +71,8 @@ def build(org_id: uuid.UUID, events: int, subscriptions: int, seed: int = 7) -> 
         status = STATUSES[(n // subscriptions) % len(STATUSES)]
         obj = se.subscription(sub, customer=f"cus_{sub}", status=status, org_id=str(org_id))
         # Distinct times: the expected final state is the newest event's.
-        body = se.body_of(se.event(f"evt_bench_{n:07d}", "customer.subscription.updated", obj,
-                                   t0 + n))  # fmt: skip
+        evt = se.event(f"evt_bench_{n:07d}", "customer.subscription.updated", obj, t0 + n)
+        body = se.body_of(evt)
         bodies += [body, body]
         newest[sub] = status
     random.Random(seed).shuffle(bodies)
@@ -167,7 +167,8 @@ def verify(db_url: str, workload: Workload) -> Check:
         final = dict(
             conn.execute("SELECT provider_subscription_id, status FROM subscriptions").fetchall()
         )
-    assert rows is not None and unapplied is not None
+    assert rows is not None
+    assert unapplied is not None
     ok = sum(1 for sub, status in workload.newest.items() if final.get(sub) == status)
     return Check(rows[0], unapplied[0], ok, len(workload.newest))
 
@@ -181,15 +182,24 @@ def _start_server(db_url: str, port: int, workers: int, log_path: Path) -> subpr
         "PRESSROOM_STRIPE_WEBHOOK_SECRET": SECRET,
         "PRESSROOM_PLANS_FILE": str(plans),
     }
-    cmd = [sys.executable, "-m", "pressroom.cli", "serve", "--port", str(port),
-           "--workers", str(workers)]  # fmt: skip
+    cmd = [sys.executable, "-m", "pressroom.cli", "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     # Production logging (JSON access line per request, INFO) goes to a file, as it would.
     with log_path.open("wb") as log:
         return subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log, stderr=log)
 
 
-def _report(args: argparse.Namespace, run: ClientRun, check: Check, cpu: dict[str, float],
-            load: tuple[tuple[float, ...], tuple[float, ...]], deliveries: int) -> bool:  # fmt: skip
+LoadAverages = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def _report(
+    args: argparse.Namespace,
+    run: ClientRun,
+    check: Check,
+    cpu: dict[str, float],
+    load: LoadAverages,
+    deliveries: int,
+) -> bool:
     cpu_name = platform.processor() or platform.machine()
     rate = deliveries / run.elapsed_s if run.elapsed_s else 0.0
     print(f"machine: {cpu_name}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -201,8 +211,10 @@ def _report(args: argparse.Namespace, run: ClientRun, check: Check, cpu: dict[st
     print(f"latency ms: p50 {run.p50_ms:.1f}, p99 {run.p99_ms:.1f}, max {run.max_ms:.1f}")
     busy = ", ".join(f"{name} {secs:.1f} s" for name, secs in cpu.items())
     print(f"CPU seconds during the run: {busy} (wall {run.elapsed_s:.1f} s x 2 cores)")
-    print(f"answers: {run.answered} ({run.processed} processed, {run.duplicate} duplicate, "
-          f"{run.non_200} non-200 or failed)")  # fmt: skip
+    print(
+        f"answers: {run.answered} ({run.processed} processed, {run.duplicate} duplicate, "
+        f"{run.non_200} non-200 or failed)"
+    )
     for note in run.notes:
         print(f"note: {note}")
     checks = {
@@ -212,9 +224,10 @@ def _report(args: argparse.Namespace, run: ClientRun, check: Check, cpu: dict[st
         "nothing left unapplied": check.unapplied == 0,
         "every subscription in its newest state": check.newest_ok == check.subscriptions,
     }
-    print(f"billing_events rows: {check.rows} (distinct events: {args.events}); "
-          f"not applied: {check.unapplied}; newest state: "
-          f"{check.newest_ok}/{check.subscriptions}")  # fmt: skip
+    print(
+        f"billing_events rows: {check.rows} (distinct events: {args.events}); "
+        f"not applied: {check.unapplied}; newest state: {check.newest_ok}/{check.subscriptions}"
+    )
     for name, ok in checks.items():
         print(f"check: {name}: {'OK' if ok else 'FAILED'}")
     return all(checks.values())
@@ -226,11 +239,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--subscriptions", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2, help="Uvicorn worker processes")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
-    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
-                        help="load generator (auto: wrk if installed)")  # fmt: skip
-    parser.add_argument("--wrk-threads", type=int, default=1,
-                        help="wrk threads (one is plenty and leaves the cores to the server)")  # fmt: skip
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator (auto: wrk if installed)",
+    )
+    parser.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=1,
+        help="wrk threads (one is plenty and leaves the cores to the server)",
+    )
     parser.add_argument("--url", help="PostgreSQL server URL (default: DATABASE_URL/embedded)")
+    parser.add_argument("--template", help="clone this migrated database instead of migrating")
     return parser.parse_args(argv)
 
 
@@ -246,11 +268,12 @@ def main(argv: list[str] | None = None) -> None:
 
     server_url = args.url or resolve_database_url(quiet=True)
     name = f"pressroom_bench_{uuid.uuid4().hex[:8]}"
-    db_url = admin.create_database(server_url, name)
+    db_url = admin.create_database(server_url, name, template=args.template)
     proc: subprocess.Popen[bytes] | None = None
     tmp = Path(tempfile.mkdtemp(prefix="pressroom-bench-"))
     try:
-        migrations.upgrade(db_url, "head")
+        if args.template is None:
+            migrations.upgrade(db_url, "head")
         org_id = uuid.uuid4()
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Bench')", (org_id,))
@@ -267,8 +290,13 @@ def main(argv: list[str] | None = None) -> None:
         app_user, app_sys = _cpu_seconds(app_pids)
         if client == "wrk":
             max_seconds = 280  # inside the 300 s signature tolerance
-            run = run_wrk(f"http://127.0.0.1:{port}", requests, connections=args.connections,
-                          threads=args.wrk_threads, max_seconds=max_seconds)  # fmt: skip
+            run = run_wrk(
+                f"http://127.0.0.1:{port}",
+                requests,
+                connections=args.connections,
+                threads=args.wrk_threads,
+                max_seconds=max_seconds,
+            )
         else:
             run = run_python("127.0.0.1", port, requests, connections=args.connections)
         user, system = _cpu_seconds(app_pids)
