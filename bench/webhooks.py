@@ -1,24 +1,29 @@
 """Benchmark: signed Stripe webhook deliveries per second through the full HTTP stack.
 
-    python -m bench.webhooks [--events 4000] [--concurrency 64] [--workers 2]
+    python -m bench.webhooks [--events 4000] [--workers 2] [--connections 64] [--client auto]
 
-Creates a throwaway database (on DATABASE_URL's server, or the embedded one), runs the
-real app under Uvicorn in a subprocess on 127.0.0.1, and drives it with concurrent httpx
-clients: every distinct event is delivered twice (50% of deliveries are duplicates), in
-random order, over many subscriptions. Prints deliveries/s and latency, then checks that
-billing_events holds exactly one row per distinct event and every subscription ended in
-its newest state. Never run as a test.
+Creates a throwaway database (on DATABASE_URL's server, or the embedded one), starts the
+real server (`pressroom serve --workers N`) in a subprocess on 127.0.0.1, and sends every
+distinct `customer.subscription.updated` event twice (50% of deliveries are duplicates),
+shuffled, over many subscriptions, each request exactly once. The load generator is `wrk`
+(a system package: apt-get install -y wrk) with webhooks_wrk.lua replaying pre-signed raw
+requests, or, without wrk, a raw-socket asyncio client. Requests are signed just before
+the run, so a run must finish within the 300 s signature tolerance.
+
+Prints deliveries/s, latency, CPU seconds by process (client, app, PostgreSQL backends)
+and the load average, then checks: every answer 200, exactly one `processed` answer per
+distinct event and `duplicate` for the rest, billing_events rows == distinct events,
+nothing unapplied, every subscription in its newest state. Exits 1 if a check fails.
+Never run as a test (tests/bench/test_webhook_bench_smoke.py runs it tiny, untimed).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,17 +36,61 @@ import httpx
 import psycopg
 from tests.billing import stripe_events as se
 
+from bench.webhook_clients import WRK_INSTALL_HINT, ClientRun, run_python, run_wrk, wrk_available
 from pressroom.db import admin, migrations
-from pressroom.db.url import resolve_database_url
+from pressroom.db.url import resolve_database_url, to_libpq_url
 
 SECRET = "whsec_bench_secret"  # noqa: S105 (a throwaway server's test secret)
+PATH = "/v1/webhooks/stripe"
 STATUSES = ("trialing", "active", "past_due", "active", "unpaid", "active")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
-class Delivery:
-    body: bytes
-    headers: dict[str, str]
+class Workload:
+    events: int
+    bodies: list[bytes]  # delivery order: each distinct event twice
+    newest: dict[str, str]  # subscription -> the status of its newest event
+
+
+@dataclass
+class Check:
+    rows: int
+    unapplied: int
+    newest_ok: int
+    subscriptions: int
+
+
+def build(org_id: uuid.UUID, events: int, subscriptions: int, seed: int = 7) -> Workload:
+    """`events` distinct events over `subscriptions` subscriptions, each delivered twice."""
+    newest: dict[str, str] = {}
+    bodies: list[bytes] = []
+    t0 = 1_750_000_000
+    for n in range(events):
+        sub = f"sub_bench_{n % subscriptions:05d}"
+        status = STATUSES[(n // subscriptions) % len(STATUSES)]
+        obj = se.subscription(sub, customer=f"cus_{sub}", status=status, org_id=str(org_id))
+        # Distinct times: the expected final state is the newest event's.
+        evt = se.event(f"evt_bench_{n:07d}", "customer.subscription.updated", obj, t0 + n)
+        body = se.body_of(evt)
+        bodies += [body, body]
+        newest[sub] = status
+    random.Random(seed).shuffle(bodies)
+    return Workload(events, bodies, newest)
+
+
+def signed_requests(bodies: list[bytes], host: str, secret: str = SECRET) -> list[bytes]:
+    """Complete raw HTTP/1.1 requests, signed now (Stripe's tolerance is 300 s)."""
+    stamp = int(time.time())
+    head = f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    return [
+        (
+            f"{head}Stripe-Signature: {se.signature(body, secret, stamp)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
 
 
 def _free_port() -> int:
@@ -51,47 +100,8 @@ def _free_port() -> int:
         return port
 
 
-def _build(org_id: uuid.UUID, events: int, subscriptions: int) -> tuple[list[Delivery], dict]:
-    """`events` distinct events over `subscriptions` subscriptions, each delivered twice."""
-    newest: dict[str, tuple[int, str]] = {}
-    deliveries: list[Delivery] = []
-    t0 = 1_750_000_000
-    for n in range(events):
-        sub = f"sub_bench_{n % subscriptions:05d}"
-        created = t0 + n  # distinct times: the expected final state is the newest event
-        status = STATUSES[(n // subscriptions) % len(STATUSES)]
-        obj = se.subscription(sub, customer=f"cus_{sub}", status=status, org_id=str(org_id))
-        evt = se.event(f"evt_bench_{n:07d}", "customer.subscription.updated", obj, created)
-        body = se.body_of(evt)
-        delivery = Delivery(body, se.signed_headers(body, SECRET))
-        deliveries += [delivery, delivery]
-        newest[sub] = (created, status)
-    random.Random(7).shuffle(deliveries)
-    return deliveries, newest
-
-
-async def _drive(url: str, deliveries: list[Delivery], concurrency: int) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    queue = iter(deliveries)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-
-        async def worker() -> None:
-            nonlocal errors
-            for d in queue:
-                start = time.perf_counter()
-                resp = await client.post("/v1/webhooks/stripe", content=d.body, headers=d.headers)
-                latencies.append(time.perf_counter() - start)
-                if resp.status_code != 200:
-                    errors += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors
-
-
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
+    for _ in range(600):
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")
         try:
@@ -103,79 +113,206 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _warm_up(url: str, rounds: int = 64) -> None:
+    """Unsigned deliveries on fresh connections (so every worker gets some): each worker
+    builds its route tables on its first requests, which is start-up, not throughput.
+    They are refused with 400 and store nothing."""
+    for _ in range(rounds):
+        httpx.post(f"{url}{PATH}", content=b"{}", timeout=30)
+
+
+def _cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU time of these processes so far (Linux /proc; zeros elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    user = system = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / ticks, system / ticks
+
+
+def _process_tree(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = [root], [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        tree += children
+        frontier = children
+    return tree
+
+
+def _backend_pids(db_url: str) -> list[int]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'pressroom'"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def verify(db_url: str, workload: Workload) -> Check:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT count(*) FROM billing_events").fetchone()
+        unapplied = conn.execute(
+            "SELECT count(*) FROM billing_events WHERE processed_at IS NULL"
+        ).fetchone()
+        final = dict(
+            conn.execute("SELECT provider_subscription_id, status FROM subscriptions").fetchall()
+        )
+    assert rows is not None
+    assert unapplied is not None
+    ok = sum(1 for sub, status in workload.newest.items() if final.get(sub) == status)
+    return Check(rows[0], unapplied[0], ok, len(workload.newest))
+
+
+def _start_server(db_url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
+    plans = log_path.with_name("plans.toml")
+    plans.write_text(f'[plans.pro]\nstripe_price_ids = ["{se.PRO_PRICE}"]\n')
+    env = {
+        **os.environ,
+        "DATABASE_URL": to_libpq_url(db_url),
+        "PRESSROOM_STRIPE_WEBHOOK_SECRET": SECRET,
+        "PRESSROOM_PLANS_FILE": str(plans),
+    }
+    cmd = [sys.executable, "-m", "pressroom.cli", "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
+    # Production logging (JSON access line per request, INFO) goes to a file, as it would.
+    with log_path.open("wb") as log:
+        return subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log, stderr=log)
+
+
+LoadAverages = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def _report(
+    args: argparse.Namespace,
+    run: ClientRun,
+    check: Check,
+    cpu: dict[str, float],
+    load: LoadAverages,
+    deliveries: int,
+) -> bool:
+    cpu_name = platform.processor() or platform.machine()
+    rate = deliveries / run.elapsed_s if run.elapsed_s else 0.0
+    print(f"machine: {cpu_name}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*load[0]))
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*load[1]))
+    print(f"server: pressroom serve --workers {args.workers}; client: {run.client}")
+    print(f"deliveries: {deliveries} ({args.events} distinct, 50% duplicates)")
+    print(f"elapsed: {run.elapsed_s:.2f} s -> {rate:,.0f} deliveries/s")
+    print(f"latency ms: p50 {run.p50_ms:.1f}, p99 {run.p99_ms:.1f}, max {run.max_ms:.1f}")
+    busy = ", ".join(f"{name} {secs:.1f} s" for name, secs in cpu.items())
+    print(f"CPU seconds during the run: {busy} (wall {run.elapsed_s:.1f} s x 2 cores)")
+    print(
+        f"answers: {run.answered} ({run.processed} processed, {run.duplicate} duplicate, "
+        f"{run.non_200} non-200 or failed)"
+    )
+    for note in run.notes:
+        print(f"note: {note}")
+    checks = {
+        "every delivery answered 200": run.answered == deliveries and run.non_200 == 0,
+        "one `processed` per distinct event": run.processed == args.events,
+        "billing_events rows == distinct events": check.rows == args.events,
+        "nothing left unapplied": check.unapplied == 0,
+        "every subscription in its newest state": check.newest_ok == check.subscriptions,
+    }
+    print(
+        f"billing_events rows: {check.rows} (distinct events: {args.events}); "
+        f"not applied: {check.unapplied}; newest state: {check.newest_ok}/{check.subscriptions}"
+    )
+    for name, ok in checks.items():
+        print(f"check: {name}: {'OK' if ok else 'FAILED'}")
+    return all(checks.values())
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=int, default=4000, help="distinct events")
     parser.add_argument("--subscriptions", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="Uvicorn worker processes")
-    args = parser.parse_args()
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator (auto: wrk if installed)",
+    )
+    parser.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=1,
+        help="wrk threads (one is plenty and leaves the cores to the server)",
+    )
+    parser.add_argument("--url", help="PostgreSQL server URL (default: DATABASE_URL/embedded)")
+    parser.add_argument("--template", help="clone this migrated database instead of migrating")
+    return parser.parse_args(argv)
 
-    server_url = resolve_database_url(quiet=True)
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    client = args.client
+    if client == "auto":
+        client = "wrk" if wrk_available() else "python"
+        if client == "python":
+            print(f"note: {WRK_INSTALL_HINT}; using the asyncio client instead")
+    elif client == "wrk" and not wrk_available():
+        raise SystemExit(WRK_INSTALL_HINT)
+
+    server_url = args.url or resolve_database_url(quiet=True)
     name = f"pressroom_bench_{uuid.uuid4().hex[:8]}"
-    db_url = admin.create_database(server_url, name)
+    db_url = admin.create_database(server_url, name, template=args.template)
     proc: subprocess.Popen[bytes] | None = None
+    tmp = Path(tempfile.mkdtemp(prefix="pressroom-bench-"))
     try:
-        migrations.upgrade(db_url, "head")
+        if args.template is None:
+            migrations.upgrade(db_url, "head")
         org_id = uuid.uuid4()
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Bench')", (org_id,))
-        deliveries, newest = _build(org_id, args.events, args.subscriptions)
+        workload = build(org_id, args.events, args.subscriptions)
 
-        plans = Path(tempfile.mkdtemp(prefix="pressroom-bench-")) / "plans.toml"
-        plans.write_text(f'[plans.pro]\nstripe_price_ids = ["{se.PRO_PRICE}"]\n')
         port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "PRESSROOM_STRIPE_WEBHOOK_SECRET": SECRET,
-            "PRESSROOM_DB_POOL_SIZE": "20",
-            "PRESSROOM_PLANS_FILE": str(plans),
-        }
-        cmd = [
-            sys.executable, "-m", "uvicorn", "pressroom.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-            "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parents[1])
-        _wait_ready(url, proc)
+        proc = _start_server(db_url, port, args.workers, tmp / "server.log")
+        _wait_ready(f"http://127.0.0.1:{port}", proc)
+        _warm_up(f"http://127.0.0.1:{port}")
+        requests = signed_requests(workload.bodies, f"127.0.0.1:{port}")
 
-        started = time.perf_counter()
-        latencies, errors = asyncio.run(_drive(url, deliveries, args.concurrency))
-        elapsed = time.perf_counter() - started
-
-        with psycopg.connect(db_url) as conn:
-            rows = conn.execute("SELECT count(*) FROM billing_events").fetchone()
-            unapplied = conn.execute(
-                "SELECT count(*) FROM billing_events WHERE processed_at IS NULL"
-            ).fetchone()
-            final = dict(
-                conn.execute(
-                    "SELECT provider_subscription_id, status FROM subscriptions"
-                ).fetchall()
+        load_before = os.getloadavg()
+        app_pids = _process_tree(proc.pid)
+        app_user, app_sys = _cpu_seconds(app_pids)
+        if client == "wrk":
+            max_seconds = 280  # inside the 300 s signature tolerance
+            run = run_wrk(
+                f"http://127.0.0.1:{port}",
+                requests,
+                connections=args.connections,
+                threads=args.wrk_threads,
+                max_seconds=max_seconds,
             )
-        wrong = sum(1 for sub, (_, status) in newest.items() if final.get(sub) != status)
-        lat_ms = sorted(x * 1000 for x in latencies)
-        cpu = platform.processor() or platform.machine()
-        print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
-        print(f"server: uvicorn --workers {args.workers}; clients: {args.concurrency} concurrent")
-        print(f"deliveries: {len(deliveries)} ({args.events} distinct, 50% duplicates)")
-        print(f"elapsed: {elapsed:.2f} s -> {len(deliveries) / elapsed:,.0f} deliveries/s")
-        print(
-            f"latency ms: p50 {statistics.median(lat_ms):.1f}, "
-            f"p99 {lat_ms[int(len(lat_ms) * 0.99)]:.1f}, max {lat_ms[-1]:.1f}"
-        )
-        print(f"non-200 answers: {errors}")
-        assert rows is not None
-        assert unapplied is not None
-        verdict = "OK" if rows[0] == args.events else "MISMATCH"
-        print(
-            f"billing_events rows: {rows[0]} (distinct events: {args.events}) -> {verdict}; "
-            f"not applied: {unapplied[0]}"
-        )
-        print(f"subscriptions in their newest state: {len(newest) - wrong}/{len(newest)}")
-        if errors or rows[0] != args.events or wrong or unapplied[0]:
+        else:
+            run = run_python("127.0.0.1", port, requests, connections=args.connections)
+        user, system = _cpu_seconds(app_pids)
+        pg_user, pg_sys = _cpu_seconds(_backend_pids(db_url))
+        cpu = {
+            "client": run.client_cpu_s,
+            "app user": user - app_user,
+            "app system": system - app_sys,
+            # Backends are opened by the run (the pools start empty): all of their time.
+            "PostgreSQL backends": pg_user + pg_sys,
+        }
+        load_after = os.getloadavg()
+        check = verify(db_url, workload)
+        ok = _report(args, run, check, cpu, (load_before, load_after), len(requests))
+        if not ok:
+            print(f"server log: {tmp / 'server.log'}")
             raise SystemExit(1)
     finally:
         if proc is not None:

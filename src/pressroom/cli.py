@@ -88,19 +88,38 @@ def db_lint() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Uvicorn worker processes (one per core is typical).")
+    ] = 1,
 ) -> None:
     """Run the HTTP API (Uvicorn)."""
+    import os
+
     import uvicorn
 
     from pressroom.app import create_app
 
-    _database_url()
+    url = _database_url()
     try:
         get_settings()  # refuse to start on bad settings (a default secret in production)
     except ValidationError as exc:
         raise _fail(f"invalid settings: {exc}") from None
     # log_config=None keeps our JSON logging; our middleware writes the access log.
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+    if workers == 1:
+        uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+        return
+    # Each worker process builds its own app (engine, pool) from the factory; they must
+    # all reach the database this process resolved (possibly the embedded one it started).
+    os.environ["DATABASE_URL"] = to_libpq_url(url)
+    uvicorn.run(
+        "pressroom.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()

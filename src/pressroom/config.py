@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 30_000
+    # Pooled connections older than this are replaced on checkout (a middlebox may drop
+    # an idle connection silently; see pressroom.db.session).
+    db_pool_recycle_seconds: int = Field(default=600, ge=1)
 
     # Workers (pressroom worker): a crashed worker's jobs return to the queue within
     # worker_lease_seconds + worker_rescue_interval.

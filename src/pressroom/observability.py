@@ -13,8 +13,10 @@ import sys
 import time
 import uuid
 from collections.abc import MutableMapping
+from functools import lru_cache
 from typing import Any
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,13 +32,25 @@ _HANDLER_NAME = "pressroom-json"
 access_log = structlog.get_logger("pressroom.access")
 
 
+@lru_cache(maxsize=1024)
+def _is_secret_field(key: str) -> bool:
+    # Field names repeat (every access line has the same ones): match each name once.
+    return key != "event" and _SECRET_FIELD.search(key) is not None
+
+
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        if key != "event" and _SECRET_FIELD.search(key):
+        if isinstance(key, str) and _is_secret_field(key):
             event_dict[key] = REDACTED
     return event_dict
+
+
+def _json_dumps(obj: Any, **_kw: Any) -> str:
+    # orjson: several times faster than json.dumps on every log line; anything it cannot
+    # encode natively is rendered with str(), as structlog's default does with repr.
+    return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _shared_processors() -> list[Any]:
@@ -57,7 +71,7 @@ def json_formatter() -> logging.Formatter:
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Plain-text tracebacks: structured ones can carry local variables (passwords).
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json_dumps),
         ],
     )
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -31,6 +32,8 @@ from pressroom.billing.providers.base import (
     WebhookProvider,
 )
 from pressroom.billing.service import apply_link, apply_snapshot
+from pressroom.db.base import new_id
+from pressroom.db.session import driver_connection
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +59,48 @@ def _values(provider: str, event: InboundEvent) -> dict[str, Any]:
     }
 
 
-def _store_applied(session: Session, provider: str, event: InboundEvent) -> uuid.UUID | None:
-    """Insert the event already marked applied (the caller applies it in the same
-    transaction, or rolls everything back); None if it is already stored."""
-    return session.execute(
-        insert(BillingEvent)
-        .values(**_values(provider, event), processed_at=func.now(), attempts=1)
-        .on_conflict_do_nothing(constraint="uq_billing_events_provider_event_id")
-        .returning(BillingEvent.id)
-    ).scalar()
+class Stored(enum.Enum):
+    NEW = "new"  # inserted by this statement (already marked applied)
+    APPLIED = "applied"  # stored and applied before: a duplicate
+    PENDING = "pending"  # stored before, not applied yet (failed, or waiting for its org)
+    UNSEEN = "unseen"  # a concurrent transaction stored it after this statement began
+
+
+# One round trip: insert the event already marked applied (the caller applies it in the
+# same transaction, or rolls everything back), and report a conflicting row's state.
+# Both parts read one snapshot, so the second never sees the row the first inserts; a row
+# that a concurrent transaction committed after the snapshot conflicts but is not seen
+# (UNSEEN). The payload is the signed bytes as text: PostgreSQL parses them into the same
+# jsonb, and we skip serializing a ~5 KB dict again. Plain SQL on the driver connection
+# (db.session.driver_connection): it runs on every delivery, and building and executing
+# it through the expression language cost more CPU than the rest of the transaction.
+_STORE = """
+    WITH inserted AS (
+        INSERT INTO billing_events (id, provider, provider_event_id, type, payload,
+                                    provider_created_at, processed_at, attempts)
+        VALUES (%(id)s, %(provider)s, %(provider_event_id)s, %(type)s, %(payload)s::jsonb,
+                %(provider_created_at)s, now(), 1)
+        ON CONFLICT ON CONSTRAINT uq_billing_events_provider_event_id DO NOTHING
+        RETURNING id
+    )
+    SELECT id, true AS new, false AS applied FROM inserted
+    UNION ALL
+    SELECT id, false, processed_at IS NOT NULL FROM billing_events
+    WHERE provider = %(provider)s AND provider_event_id = %(provider_event_id)s
+"""
+
+
+def _store(session: Session, provider: str, event: InboundEvent) -> tuple[Stored, uuid.UUID | None]:
+    """Store a new event (see _STORE); a duplicate of an applied one costs this alone."""
+    raw = event.raw if event.raw is not None else orjson.dumps(event.payload)
+    params = {**_values(provider, event), "id": new_id(), "payload": raw.decode()}
+    row = driver_connection(session).execute(_STORE, params).fetchone()
+    if row is None:
+        return Stored.UNSEEN, None
+    event_id, new, applied = row
+    if new:
+        return Stored.NEW, event_id
+    return (Stored.APPLIED if applied else Stored.PENDING), event_id
 
 
 def _claim_stored(
@@ -187,22 +223,27 @@ def receive(
 ) -> Outcome:
     """Store a verified event (once) and apply it if it has not been applied yet.
 
-    The common case costs one insert plus the subscription update: the event is stored
-    already marked applied, in the transaction that applies it. If applying raises, the
-    caller rolls the transaction back and calls `record_failure` in a new one, so the
-    event is kept with its error either way.
+    A new event costs one insert plus the subscription's lock-and-read and (if newer)
+    update: it is stored already marked applied, in the transaction that applies it. A
+    duplicate of an applied event costs the insert alone (nothing written). If applying
+    raises, the caller rolls the transaction back and calls `record_failure` in a new
+    one, so the event is kept with its error either way.
     """
-    event_id = _store_applied(session, provider.name, event)
-    if event_id is not None:
+    stored, event_id = _store(session, provider.name, event)
+    if stored is Stored.NEW:
+        assert event_id is not None
         for subscription_id in _apply_changes(session, provider, event, catalog):
             _apply_waiting(session, provider, subscription_id, catalog, exclude=event_id)
         return Outcome.PROCESSED
-    # A redelivery: apply it only if an earlier attempt failed (and nobody else is on it).
+    if stored is Stored.APPLIED:
+        return Outcome.DUPLICATE
+    # A redelivery of a kept event (or of one stored a moment ago by a concurrent
+    # delivery): apply it only if it is still not applied and nobody else is on it.
     claimed = _claim_stored(session, provider.name, event.provider_event_id)
     if claimed is None:
         return Outcome.DUPLICATE
-    event_id, stored = claimed
-    ok = _apply_stored(session, provider, event_id, stored, catalog)
+    event_id, stored_event = claimed
+    ok = _apply_stored(session, provider, event_id, stored_event, catalog)
     return Outcome.PROCESSED if ok else Outcome.FAILED
 
 

@@ -27,13 +27,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from psycopg.rows import dict_row
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from pressroom.billing.models import Subscription
 from pressroom.billing.plans import FREE_PLAN, PlanCatalog
 from pressroom.billing.providers.base import CheckoutLink, EventError, SubscriptionSnapshot
+from pressroom.db.session import driver_connection
 from pressroom.orgs.models import Organization
 
 log = logging.getLogger(__name__)
@@ -94,11 +96,50 @@ def plan_for_snapshot(catalog: PlanCatalog, provider: str, snap: SubscriptionSna
     return FREE_PLAN
 
 
-def _serialize(session: Session, provider: str, subscription_id: str) -> None:
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"billing:{provider}:{subscription_id}"},
+def _lock_key(provider: str, subscription_id: str) -> str:
+    return f"billing:{provider}:{subscription_id}"
+
+
+# The advisory lock and the row read in one round trip. The lock is an uncorrelated
+# EXISTS over a materialized CTE, so PostgreSQL evaluates it once, before scanning (a
+# one-time filter): the lock is held even when no row exists. The statement's snapshot
+# predates the wait for the lock, but FOR UPDATE returns the newest committed version of
+# a row it finds; a row inserted while we waited is not found, and the caller's insert
+# then conflicts and reads it again (_lock, a new snapshot).
+# Plain SQL on the driver connection, like the inbox insert: every new event runs it.
+_SERIALIZE_AND_LOCK = """
+    WITH serialized AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))
     )
+    SELECT id, org_id, provider_customer_id, plan, status, current_period_start,
+           current_period_end, cancel_at_period_end, canceled_at, state_as_of
+    FROM subscriptions
+    WHERE provider = %(provider)s AND provider_subscription_id = %(subscription_id)s
+      AND EXISTS (SELECT FROM serialized)
+    FOR UPDATE OF subscriptions
+"""
+_UPDATE_STATE = """
+    UPDATE subscriptions
+    SET provider_customer_id = %(provider_customer_id)s, plan = %(plan)s,
+        status = %(status)s, current_period_start = %(current_period_start)s,
+        current_period_end = %(current_period_end)s,
+        cancel_at_period_end = %(cancel_at_period_end)s, canceled_at = %(canceled_at)s,
+        state_as_of = %(state_as_of)s, updated_at = now()
+    WHERE id = %(id)s
+"""
+
+
+def _serialize_and_lock(
+    session: Session, provider: str, subscription_id: str
+) -> dict[str, Any] | None:
+    """Take the subscription's advisory lock, then read its row FOR UPDATE."""
+    params = {
+        "key": _lock_key(provider, subscription_id),
+        "provider": provider,
+        "subscription_id": subscription_id,
+    }
+    with driver_connection(session).cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(_SERIALIZE_AND_LOCK, params).fetchone()
 
 
 def _lock(session: Session, provider: str, subscription_id: str) -> dict[str, Any] | None:
@@ -167,8 +208,7 @@ def apply_snapshot(
         "canceled_at": snap.canceled_at,
         "state_as_of": snap.as_of,
     }
-    _serialize(session, provider, snap.subscription_id)
-    row = _lock(session, provider, snap.subscription_id)
+    row = _serialize_and_lock(session, provider, snap.subscription_id)
     if row is None:
         org_id = _resolve_org(session, provider, snap)
         values = {
@@ -185,7 +225,7 @@ def apply_snapshot(
         return False
     if state["provider_customer_id"] is None:
         state["provider_customer_id"] = row["provider_customer_id"]
-    session.execute(update(Subscription).where(Subscription.id == row["id"]).values(**state))
+    driver_connection(session).execute(_UPDATE_STATE, {**state, "id": row["id"]})
     return True
 
 
@@ -195,8 +235,7 @@ def apply_link(session: Session, provider: str, link: CheckoutLink) -> bool:
     True if the row changed."""
     if not _org_exists(session, link.org_id):
         raise EventError(f"organization {link.org_id} does not exist")
-    _serialize(session, provider, link.subscription_id)
-    row = _lock(session, provider, link.subscription_id)
+    row = _serialize_and_lock(session, provider, link.subscription_id)
     if row is None:
         # A placeholder with no watermark: the first snapshot of any age replaces it.
         placeholder = {

@@ -38,6 +38,9 @@ class InboundEvent:
     type: str
     created_at: datetime | None
     payload: dict[str, Any]
+    # The verified delivery's bytes, when the event comes from one: stored as the payload
+    # (PostgreSQL parses it into jsonb) instead of serializing `payload` again.
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from pressroom.billing.providers.base import (
     Change,
@@ -72,8 +73,8 @@ class PaddleProvider:
 
     def parse(self, body: bytes) -> InboundEvent:
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
             raise MalformedEvent("body is not JSON") from None
         if not isinstance(data, dict):
             raise MalformedEvent("body is not a Paddle event")
@@ -90,7 +91,7 @@ class PaddleProvider:
             raise MalformedEvent(f"occurred_at: {exc}") from None
         if occurred is None:
             raise MalformedEvent("occurred_at: missing")
-        return InboundEvent(event_id, kind, occurred, data)
+        return InboundEvent(event_id, kind, occurred, data, raw=body)
 
     def subscription_ref(self, event: InboundEvent) -> str | None:
         if event.type.startswith("subscription."):

@@ -8,12 +8,12 @@ which of two same-second events arrived first (docs/billing.md).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import stripe
 
 from pressroom.billing.models import SUBSCRIPTION_STATUSES
@@ -68,8 +68,8 @@ class StripeProvider:
 
     def parse(self, body: bytes) -> InboundEvent:
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
             raise MalformedEvent("body is not JSON") from None
         if not isinstance(data, dict) or data.get("object") != "event":
             raise MalformedEvent("body is not a Stripe event object")
@@ -83,7 +83,7 @@ class StripeProvider:
             raise MalformedEvent("created: must be a Unix timestamp")
         if not isinstance(obj, dict):
             raise MalformedEvent("data.object: missing")
-        return InboundEvent(event_id, kind, from_unix(created), data)
+        return InboundEvent(event_id, kind, from_unix(created), data, raw=body)
 
     def subscription_ref(self, event: InboundEvent) -> str | None:
         if event.type.startswith(SUBSCRIPTION_EVENT_PREFIX):
