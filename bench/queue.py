@@ -47,11 +47,11 @@ from pathlib import Path
 import psycopg
 
 from bench.queue_systems import SYSTEMS, Conn, System
+from pressroom.bench.markers import write_between_markers
 from pressroom.db import admin
 from pressroom.db.url import resolve_database_url, to_libpq_url
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "queue.md"
-MARK_START, MARK_END = "<!-- bench:queue:start -->", "<!-- bench:queue:end -->"
 
 
 @dataclass(frozen=True)
@@ -375,9 +375,7 @@ def environment(server_url: str, systems: Sequence[System], load_before: float) 
 
 
 def write_doc(text: str) -> None:
-    doc = DOC.read_text()
-    start, end = doc.index(MARK_START), doc.index(MARK_END)
-    DOC.write_text(doc[: start + len(MARK_START)] + "\n" + text + "\n" + doc[end:])
+    write_between_markers(DOC, "queue", text, title="The job queue")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from bench.jobs_api.checks import LIST_INDEX, PlanCheck
 from bench.jobs_api.run import Results
+from pressroom.bench import markers
 
-START = "<!-- bench:jobs-api:start -->"
-END = "<!-- bench:jobs-api:end -->"
+START, END = markers.markers("jobs-api")
 
 
 def _answers(statuses: dict[int, int]) -> str:
@@ -151,11 +151,4 @@ def console(results: Results) -> str:
 
 
 def write_between_markers(path: Path, content: str) -> None:
-    """Replace only the text between this bench's markers (appended if missing)."""
-    text = path.read_text() if path.exists() else "# Jobs\n"
-    if START not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{START}\n{content.strip()}\n{END}{tail}")
+    markers.write_between_markers(path, "jobs-api", content, title="Jobs")

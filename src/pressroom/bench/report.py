@@ -8,12 +8,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from pressroom.bench import markers
 from pressroom.bench.indexes import BenchResult
 from pressroom.bench.measure import PatternResult
 from pressroom.bench.queries import PATTERNS, Pattern
 
-START = "<!-- bench:indexes:start -->"
-END = "<!-- bench:indexes:end -->"
+START, END = markers.markers("indexes")
 
 
 def ms(value: float) -> str:
@@ -382,11 +382,4 @@ def results_markdown(result: BenchResult) -> str:
 
 
 def write_between_markers(path: Path, content: str) -> None:
-    """Replace only the text between the bench markers; the rest of the file is untouched."""
-    text = path.read_text() if path.exists() else "# Database indexes\n"
-    if START not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{START}\n{content.strip()}\n{END}{tail}")
+    markers.write_between_markers(path, "indexes", content, title="Database indexes")
