@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -10,8 +13,8 @@ from pressroom import __version__, health
 from pressroom.accounts.routes import router as accounts_router
 from pressroom.auth import passwords
 from pressroom.auth.routes import router as auth_router
+from pressroom.billing import webhooks
 from pressroom.billing.routes import router as billing_router
-from pressroom.billing.webhooks import install_billing
 from pressroom.body_limit import BodySizeLimitMiddleware
 from pressroom.concurrency_limit import ConcurrencyLimitMiddleware
 from pressroom.config import Settings, get_settings
@@ -56,14 +59,29 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
-    # Added last = runs first: the request id wraps everything, the body limit comes next,
-    # then the wait for one of the database pool's connections.
+    receiver = webhooks.WebhookReceiver.start(app.state.engine, settings)
+    # Added last = runs first: the request id wraps everything; webhooks are answered
+    # next (they bound their own body and concurrency); then the body limit, then the
+    # wait for one of the database pool's connections.
     app.add_middleware(
         ConcurrencyLimitMiddleware, limit=settings.db_pool_size + settings.db_max_overflow
     )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(webhooks.WebhookRoutes, receiver=receiver)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(api_router())
-    install_billing(app, settings)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the webhook operations its router does not serve."""
+    if app.openapi_schema is None:
+        app.openapi_schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=[*app.routes, *webhooks.openapi_routes()],
+        )
+    return app.openapi_schema

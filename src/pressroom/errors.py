@@ -114,12 +114,16 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def problem_for(exc: AppError) -> JSONResponse:
+    return problem_response(
+        exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra
-        )
+        return problem_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,13 @@ acknowledged with 200 once stored, applied or not: an event that could not be ap
 keeps its error in `billing_events` and is retried on redelivery, when its checkout
 links the org, or by `pressroom billing reprocess` (docs/billing.md). A bad signature,
 a stale timestamp or an oversized body answers 4xx and stores nothing.
+
+The two paths are served by `WebhookRoutes`, an ASGI middleware just inside the one that
+binds the request id and writes the access log, instead of by FastAPI's router: a
+provider sends us thousands of deliveries a minute, and routing, dependency solving and
+the request/response wrappers cost more CPU per delivery than storing it (docs/billing.md,
+"Benchmark"). The operations are still documented: `openapi_routes()` declares them for
+the OpenAPI document only.
 """
 
 from __future__ import annotations
@@ -16,13 +23,18 @@ import asyncio
 import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import Headers
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pressroom.billing.inbox import Outcome, receive, record_failure
 from pressroom.billing.plans import PlanCatalog, get_catalog
@@ -34,16 +46,21 @@ from pressroom.billing.providers.base import (
     WebhookProvider,
 )
 from pressroom.billing.providers.registry import webhook_providers
-from pressroom.config import Settings, get_settings
+from pressroom.config import Settings
 from pressroom.db.session import unit_of_work
-from pressroom.errors import AppError, error_responses
+from pressroom.errors import AppError, error_responses, problem_for
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/webhooks", tags=["billing"])
+PATH_PREFIX = "/v1/webhooks"
+_JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class MethodNotAllowed(AppError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
 
 
 class WebhookAck(BaseModel):
@@ -52,17 +69,26 @@ class WebhookAck(BaseModel):
     outcome: Outcome
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+def _too_large(limit: int) -> PayloadTooLarge:
+    # The client may still be sending: the connection cannot be reused after this answer.
+    return PayloadTooLarge(f"body exceeds {limit} bytes", headers={"Connection": "close"})
+
+
+async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body exceeds {limit} bytes")
+        raise _too_large(limit)
     body = bytearray()
     # Counted while streaming: a lying or absent Content-Length cannot make us buffer more.
-    async for chunk in request.stream():
-        body += chunk
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise MalformedEvent("the client went away before sending the whole body")
+        body += message.get("body", b"")
         if len(body) > limit:
-            raise PayloadTooLarge(f"body exceeds {limit} bytes")
-    return bytes(body)
+            raise _too_large(limit)
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def _dropped_connection(exc: Exception) -> bool:
@@ -95,29 +121,77 @@ def _store_and_apply(
     return Outcome.FAILED
 
 
-async def _handle(request: Request, provider_name: str) -> Response:
-    state = request.app.state
-    provider: WebhookProvider = state.webhook_providers[provider_name]
-    body = await _read_body(request, state.webhook_max_body_bytes)
-    provider.verify(body, request.headers)
-    event = provider.parse(body)
-    # The webhook executor has as many threads as the pool has connections: a delivery
-    # beyond that waits in its queue, not in a thread blocked on the pool, and the pool
-    # never opens and closes overflow connections under load. (An executor hand-off costs
-    # a third of anyio.to_thread's; copying the context keeps the request id in logs.)
-    outcome: Outcome = await asyncio.get_running_loop().run_in_executor(
-        state.webhook_executor,
-        contextvars.copy_context().run,
-        _store_and_apply,
-        state.sessionmaker,
-        provider,
-        event,
-        state.plan_catalog,
-    )
-    # Rendered here rather than through response_model: the shape is WebhookAck (as
-    # documented) and validating our own three fields on every delivery buys nothing.
-    ack = {"received": True, "event_id": event.provider_event_id, "outcome": outcome.value}
-    return Response(orjson.dumps(ack), media_type="application/json")
+@dataclass(frozen=True)
+class WebhookReceiver:
+    """Everything a delivery needs, resolved once at start-up (a bad plans file fails then)."""
+
+    factory: sessionmaker[Session]
+    providers: dict[str, WebhookProvider]
+    catalog: PlanCatalog
+    max_body_bytes: int
+    # As many threads as the pool has connections: a delivery beyond that waits in the
+    # executor's queue, not in a thread blocked on the pool, and the pool never opens
+    # and closes overflow connections under load.
+    executor: ThreadPoolExecutor
+
+    @classmethod
+    def start(cls, engine: Engine, settings: Settings) -> WebhookReceiver:
+        pool_size = getattr(engine.pool, "size", lambda: settings.db_pool_size)()
+        return cls(
+            factory=sessionmaker(bind=engine, expire_on_commit=False),
+            providers=webhook_providers(settings),
+            catalog=get_catalog(),
+            max_body_bytes=settings.webhook_max_body_bytes,
+            executor=ThreadPoolExecutor(max(1, pool_size), thread_name_prefix="webhook"),
+        )
+
+    async def deliver(self, provider_name: str, scope: Scope, receive: Receive) -> bytes:
+        """Verify, store and apply one delivery; the acknowledgement's JSON (a WebhookAck)."""
+        provider = self.providers[provider_name]
+        headers = Headers(scope=scope)
+        body = await _read_body(headers, receive, self.max_body_bytes)
+        provider.verify(body, headers)
+        event = provider.parse(body)
+        # An executor hand-off costs a third of anyio.to_thread's; copying the context
+        # keeps the request id in the transaction's log lines.
+        outcome: Outcome = await asyncio.get_running_loop().run_in_executor(
+            self.executor,
+            contextvars.copy_context().run,
+            _store_and_apply,
+            self.factory,
+            provider,
+            event,
+            self.catalog,
+        )
+        # Our own three fields: rendered directly, not validated through WebhookAck.
+        return orjson.dumps(
+            {"received": True, "event_id": event.provider_event_id, "outcome": outcome.value}
+        )
+
+
+class WebhookRoutes:
+    """ASGI middleware: serves `PATH_PREFIX/<provider>` itself, passes the rest on."""
+
+    def __init__(self, app: ASGIApp, *, receiver: WebhookReceiver) -> None:
+        self.app = app
+        self.receiver = receiver
+        self.paths = {f"{PATH_PREFIX}/{name}": name for name in receiver.providers}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        provider = self.paths.get(scope["path"]) if scope["type"] == "http" else None
+        if provider is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            if scope["method"] != "POST":
+                raise MethodNotAllowed("webhooks take POST only", headers={"Allow": "POST"})
+            ack = await self.receiver.deliver(provider, scope, receive)
+        except AppError as exc:
+            await problem_for(exc)(scope, receive, send)
+            return
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(ack)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": ack})
 
 
 _RAW_JSON_BODY: dict[str, Any] = {
@@ -127,39 +201,31 @@ _RAW_JSON_BODY: dict[str, Any] = {
         "description": "The provider's event, byte for byte as signed.",
     }
 }
-_ERRORS = error_responses(InvalidSignature, MalformedEvent, PayloadTooLarge, WebhookNotConfigured)
-
-
-@router.post(
-    "/stripe",
-    response_model=WebhookAck,
-    responses=_ERRORS,
-    openapi_extra=_RAW_JSON_BODY,
-    summary="Stripe webhook (Stripe-Signature)",
+_ERRORS = error_responses(
+    InvalidSignature, MalformedEvent, MethodNotAllowed, PayloadTooLarge, WebhookNotConfigured
 )
-async def stripe_webhook(request: Request) -> Response:
-    return await _handle(request, "stripe")
+_SUMMARIES = {
+    "stripe": "Stripe webhook (Stripe-Signature)",
+    "paddle": "Paddle Billing webhook (Paddle-Signature)",
+}
 
 
-@router.post(
-    "/paddle",
-    response_model=WebhookAck,
-    responses=_ERRORS,
-    openapi_extra=_RAW_JSON_BODY,
-    summary="Paddle Billing webhook (Paddle-Signature)",
-)
-async def paddle_webhook(request: Request) -> Response:
-    return await _handle(request, "paddle")
+def _served_by_webhook_routes() -> WebhookAck:
+    raise AssertionError("never routed: WebhookRoutes answers these paths before the router")
 
 
-def install_billing(app: FastAPI, settings: Settings | None = None) -> None:
-    """Webhook routes plus what they need; a bad plans file fails here, at start-up."""
-    settings = settings or get_settings()
-    app.state.plan_catalog = get_catalog()
-    app.state.webhook_providers = webhook_providers(settings)
-    app.state.webhook_max_body_bytes = settings.webhook_max_body_bytes
-    pool_size = getattr(app.state.engine.pool, "size", lambda: settings.db_pool_size)()
-    app.state.webhook_executor = ThreadPoolExecutor(
-        max_workers=max(1, pool_size), thread_name_prefix="webhook"
-    )
-    app.include_router(router)
+def openapi_routes() -> list[BaseRoute]:
+    """The webhook operations as FastAPI would declare them, for the OpenAPI document."""
+    router = APIRouter(prefix=PATH_PREFIX, tags=["billing"])
+    for name, summary in _SUMMARIES.items():
+        router.add_api_route(
+            f"/{name}",
+            _served_by_webhook_routes,
+            methods=["POST"],
+            name=f"{name}_webhook",
+            summary=summary,
+            response_model=WebhookAck,
+            responses=_ERRORS,
+            openapi_extra=_RAW_JSON_BODY,
+        )
+    return router.routes
