@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     paddle_webhook_secret: str | None = None
     webhook_tolerance_seconds: int = 300
     webhook_max_body_bytes: int = 256 * 1024
+    # Webhook transactions run at once per process (at most the pool's size). A few keep
+    # two cores busy; more only add context switches (docs/billing.md, "Benchmark").
+    webhook_concurrency: int = Field(default=4, ge=1, le=256)
     stripe_api_key: str | None = None
     stripe_api_base: str = "https://api.stripe.com"
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -115,14 +119,10 @@ def uid(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
-@pytest.fixture
-def live_url(engine: Engine) -> Iterator[str]:
-    """The real app under Uvicorn on 127.0.0.1 (a free port), for concurrent clients."""
-    import threading
-
-    import uvicorn
-
-    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=0, log_level="warning")
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """`app` under a real Uvicorn on 127.0.0.1 (a free port), for concurrent clients."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -132,6 +132,14 @@ def live_url(engine: Engine) -> Iterator[str]:
         threading.Event().wait(0.01)
     assert server.started, "uvicorn did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_url(engine: Engine) -> Iterator[str]:
+    with serving(create_app(engine)) as url:
+        yield url

@@ -9,13 +9,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from pressroom.app import create_app
 from pressroom.billing.models import BillingEvent, Subscription
+from pressroom.config import get_settings
 from tests.billing import lifecycle
-from tests.billing.conftest import post_stripe, subscription_row
+from tests.billing import stripe_events as se
+from tests.billing.conftest import post_stripe, serving, subscription_row, uid
 
 THREADS = 16
 COPIES = 3
@@ -68,3 +72,51 @@ class TestConcurrentDeliveries:
         row = subscription_row(engine, life.sub_id)
         assert row is not None
         assert life.expected.matches(row) == {}
+
+
+class TestWebhookConcurrencyCap:
+    BLOCKED = 6
+
+    def test_at_most_the_configured_transactions_run_at_once(
+        self, engine: Engine, database_url: str, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        # The engine's pool has 4 connections; the cap is lower.
+        settings = get_settings().model_copy(update={"webhook_concurrency": 2})
+        org = make_org()
+        deliveries = [
+            se.event(
+                uid("evt"),
+                "customer.subscription.created",
+                se.subscription(uid("sub"), customer=uid("cus"), status="active", org_id=str(org)),
+                1_750_000_000,
+            )
+            for _ in range(self.BLOCKED)
+        ]
+        with (
+            psycopg.connect(database_url, autocommit=True) as blocker,
+            serving(create_app(engine, settings)) as url,
+            httpx.Client(base_url=url, timeout=60) as client,
+            ThreadPoolExecutor(self.BLOCKED) as pool,
+        ):
+            # Each delivery's transaction waits for its subscription's lock, held here.
+            for evt in deliveries:
+                key = f"billing:stripe:{evt['data']['object']['id']}"
+                blocker.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            answers = [pool.submit(post_stripe, client, evt) for evt in deliveries]
+            waiting = [_waiting_on_advisory_locks(blocker) for _ in range(20)]
+            blocker.execute("SELECT pg_advisory_unlock_all()")
+            statuses = [answer.result().status_code for answer in answers]
+
+        assert max(waiting) == 2, waiting
+        assert statuses == [200] * self.BLOCKED
+        assert all(subscription_row(engine, e["data"]["object"]["id"]) for e in deliveries)
+
+
+def _waiting_on_advisory_locks(conn: psycopg.Connection) -> int:
+    conn.execute("SELECT pg_sleep(0.05)")
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name = 'pressroom' AND wait_event = 'advisory'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

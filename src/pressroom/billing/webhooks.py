@@ -129,20 +129,21 @@ class WebhookReceiver:
     providers: dict[str, WebhookProvider]
     catalog: PlanCatalog
     max_body_bytes: int
-    # As many threads as the pool has connections: a delivery beyond that waits in the
-    # executor's queue, not in a thread blocked on the pool, and the pool never opens
-    # and closes overflow connections under load.
+    # At most as many threads as the pool has connections: a delivery beyond that waits
+    # in the executor's queue, not in a thread blocked on the pool, and the pool never
+    # opens and closes overflow connections under load.
     executor: ThreadPoolExecutor
 
     @classmethod
     def start(cls, engine: Engine, settings: Settings) -> WebhookReceiver:
         pool_size = getattr(engine.pool, "size", lambda: settings.db_pool_size)()
+        threads = max(1, min(settings.webhook_concurrency, pool_size))
         return cls(
             factory=sessionmaker(bind=engine, expire_on_commit=False),
             providers=webhook_providers(settings),
             catalog=get_catalog(),
             max_body_bytes=settings.webhook_max_body_bytes,
-            executor=ThreadPoolExecutor(max(1, pool_size), thread_name_prefix="webhook"),
+            executor=ThreadPoolExecutor(threads, thread_name_prefix="webhook"),
         )
 
     async def deliver(self, provider_name: str, scope: Scope, receive: Receive) -> bytes:
