@@ -216,6 +216,65 @@ class TestLifecycle:
         assert row.status == "active"
 
 
+class TestEventTypeNamesTheStatus:
+    """`deleted` and `paused` announce a status; an object that disagrees does not win."""
+
+    def test_deleted_ends_the_subscription_even_if_its_object_says_active(
+        self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        org, sub, cus = make_org(), uid("sub"), uid("cus")
+        post_stripe(
+            client,
+            _sub_event("customer.subscription.created", sub, cus, "active", T0, org_id=str(org)),
+        )
+        deleted = _sub_event(
+            "customer.subscription.deleted", sub, cus, "active", T0 + 10, org_id=str(org)
+        )
+        assert post_stripe(client, deleted).json()["outcome"] == "processed"
+        later = _sub_event(
+            "customer.subscription.updated", sub, cus, "active", T0 + 20, org_id=str(org)
+        )
+        post_stripe(client, later)
+        row = subscription_row(engine, sub)
+        assert row is not None
+        assert row.status == "canceled"
+
+    def test_paused_event_pauses_whatever_its_object_says(
+        self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        org, sub, cus = make_org(), uid("sub"), uid("cus")
+        paused = _sub_event("customer.subscription.paused", sub, cus, "active", T0, org_id=str(org))
+        post_stripe(client, paused)
+        row = subscription_row(engine, sub)
+        assert row is not None
+        assert row.status == "paused"
+
+
+class TestCheckoutModes:
+    def test_a_checkout_naming_a_subscription_links_it_whatever_its_mode_field(
+        self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        org, sub, cus = make_org(), uid("sub"), uid("cus")
+        checkout = se.checkout_session(org_id=str(org), customer=cus, sub_id=sub, mode="payment")
+        post_stripe(client, se.event(uid("evt"), "checkout.session.completed", checkout, T0))
+        post_stripe(client, _sub_event("customer.subscription.created", sub, cus, "active", T0 + 1))
+        row = subscription_row(engine, sub)
+        assert row is not None
+        assert (row.org_id, row.status) == (org, "active")
+
+    def test_a_one_off_payment_checkout_links_nothing(
+        self, client: TestClient, engine: Engine
+    ) -> None:
+        # Stripe's example session as it is: mode `payment`, no subscription, no org.
+        evt = se.event(
+            uid("evt"), "checkout.session.completed", se.resource("checkout.session"), T0
+        )
+        resp = post_stripe(client, evt)
+        assert resp.json()["outcome"] == "processed"
+        (stored,) = events(engine)
+        assert stored.processed_at is not None
+
+
 class TestOrderAndDuplicates:
     def test_replayed_delivery_is_a_no_op(
         self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]

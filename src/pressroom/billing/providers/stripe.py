@@ -32,6 +32,13 @@ from pressroom.billing.providers.base import (
 )
 
 SUBSCRIPTION_EVENT_PREFIX = "customer.subscription."
+# Events that name the status they announce: Stripe sends `deleted` when a subscription
+# has ended (its object then says `canceled`) and `paused` when it enters `paused`. The
+# event type wins over an object that disagrees, so a deletion can never read as live.
+STATUS_OF_EVENT = {
+    "customer.subscription.deleted": "canceled",
+    "customer.subscription.paused": "paused",
+}
 
 
 class StripeProvider:
@@ -98,7 +105,7 @@ class StripeProvider:
         ):
             if event.created_at is None:
                 raise EventError("event has no created time")
-            return [snapshot(obj, event.created_at)]
+            return [snapshot(obj, event.created_at, STATUS_OF_EVENT.get(event.type))]
         if event.type == "checkout.session.completed":
             return _checkout_link(obj)
         return []
@@ -112,9 +119,10 @@ def _object(event: InboundEvent) -> dict[str, Any]:
 
 
 def _checkout_link(session: dict[str, Any]) -> list[Change]:
+    # Only a checkout in `subscription` mode creates a subscription; its id is the test.
     subscription_id = ref_id(session.get("subscription"))
-    if session.get("mode") != "subscription" or subscription_id is None:
-        return []  # a one-off payment: nothing to link
+    if subscription_id is None:
+        return []  # a one-off payment or setup: nothing to link
     metadata = session.get("metadata") or {}
     org_id = org_id_from(session.get("client_reference_id"), "client_reference_id") or (
         org_id_from(metadata.get("org_id"), "metadata.org_id")
@@ -137,11 +145,14 @@ def _period(sub: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     return None, None
 
 
-def snapshot(sub: dict[str, Any], as_of: datetime) -> SubscriptionSnapshot:
+def snapshot(
+    sub: dict[str, Any], as_of: datetime, status: str | None = None
+) -> SubscriptionSnapshot:
+    """The subscription object as of `as_of`; `status`, if given, overrides its own."""
     subscription_id = ref_id(sub)
     if subscription_id is None:
         raise EventError("subscription has no id")
-    status = sub.get("status")
+    status = status or sub.get("status")
     if status not in SUBSCRIPTION_STATUSES:
         raise EventError(f"unknown subscription status {status!r}")
     prices = tuple(
@@ -163,3 +174,4 @@ def snapshot(sub: dict[str, Any], as_of: datetime) -> SubscriptionSnapshot:
         canceled_at=from_unix(sub.get("canceled_at")),
         as_of=as_of,
     )
+
