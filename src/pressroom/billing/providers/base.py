@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+
 from pressroom.errors import AppError
 
 
@@ -129,3 +131,22 @@ def ref_id(value: Any) -> str | None:
 
 def split_secrets(raw: str | None) -> list[str]:
     return [s.strip() for s in (raw or "").split(",") if s.strip()]
+
+
+def signature_header(
+    headers: Mapping[str, str], name: str, secrets: Sequence[str], setting: str
+) -> str:
+    """The delivery's signature header, once we know we can check it."""
+    if not secrets:
+        raise WebhookNotConfigured(f"{setting} is not set")
+    header = headers.get(name.lower())
+    if not header:
+        raise InvalidSignature(f"missing {name} header")
+    return header
+
+
+def json_body(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedEvent("body is not JSON") from None

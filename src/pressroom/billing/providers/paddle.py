@@ -13,8 +13,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from pressroom.billing.providers.base import (
     Change,
     EventError,
@@ -22,10 +20,11 @@ from pressroom.billing.providers.base import (
     InvalidSignature,
     MalformedEvent,
     SubscriptionSnapshot,
-    WebhookNotConfigured,
     from_iso,
+    json_body,
     org_id_from,
     ref_id,
+    signature_header,
 )
 
 PADDLE_STATUSES = frozenset({"active", "canceled", "past_due", "paused", "trialing"})
@@ -45,11 +44,9 @@ class PaddleProvider:
         self._tolerance = tolerance_seconds
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
-        if not self._secrets:
-            raise WebhookNotConfigured("PRESSROOM_PADDLE_WEBHOOK_SECRET is not set")
-        header = headers.get("paddle-signature")
-        if not header:
-            raise InvalidSignature("missing Paddle-Signature header")
+        header = signature_header(
+            headers, "Paddle-Signature", self._secrets, "PRESSROOM_PADDLE_WEBHOOK_SECRET"
+        )
         stamp: str | None = None
         signatures: list[str] = []
         for part in header.split(";"):
@@ -72,10 +69,7 @@ class PaddleProvider:
             raise InvalidSignature("Paddle-Signature timestamp is outside the tolerance zone")
 
     def parse(self, body: bytes) -> InboundEvent:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise MalformedEvent("body is not JSON") from None
+        data = json_body(body)
         if not isinstance(data, dict):
             raise MalformedEvent("body is not a Paddle event")
         event_id, kind = data.get("event_id"), data.get("event_type")

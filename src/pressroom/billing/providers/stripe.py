@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 import stripe
 
 from pressroom.billing.models import SUBSCRIPTION_STATUSES
@@ -25,10 +24,11 @@ from pressroom.billing.providers.base import (
     InvalidSignature,
     MalformedEvent,
     SubscriptionSnapshot,
-    WebhookNotConfigured,
     from_unix,
+    json_body,
     org_id_from,
     ref_id,
+    signature_header,
 )
 
 SUBSCRIPTION_EVENT_PREFIX = "customer.subscription."
@@ -49,11 +49,9 @@ class StripeProvider:
         self._tolerance = tolerance_seconds
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
-        if not self._secrets:
-            raise WebhookNotConfigured("PRESSROOM_STRIPE_WEBHOOK_SECRET is not set")
-        header = headers.get("stripe-signature")
-        if not header:
-            raise InvalidSignature("missing Stripe-Signature header")
+        header = signature_header(
+            headers, "Stripe-Signature", self._secrets, "PRESSROOM_STRIPE_WEBHOOK_SECRET"
+        )
         reason = "no signature matches"
         for secret in self._secrets:
             try:
@@ -74,10 +72,7 @@ class StripeProvider:
             raise InvalidSignature("Stripe-Signature timestamp is outside the tolerance zone")
 
     def parse(self, body: bytes) -> InboundEvent:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise MalformedEvent("body is not JSON") from None
+        data = json_body(body)
         if not isinstance(data, dict) or data.get("object") != "event":
             raise MalformedEvent("body is not a Stripe event object")
         event_id, kind, created = data.get("id"), data.get("type"), data.get("created")
@@ -174,4 +169,3 @@ def snapshot(
         canceled_at=from_unix(sub.get("canceled_at")),
         as_of=as_of,
     )
-
