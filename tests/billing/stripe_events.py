@@ -23,6 +23,11 @@ BUSINESS_PRICE = "price_pressroom_business_monthly"
 
 @cache
 def _resources() -> dict[str, Any]:
+    if not FIXTURES.is_file():
+        raise FileNotFoundError(
+            f"Stripe's example objects are not at {FIXTURES}: the tests expect the "
+            "repository checked out beside shared/ (shared/fixtures/stripe/fixtures3.json)"
+        )
     resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
     return resources
 
