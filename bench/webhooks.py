@@ -115,7 +115,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 def _warm_up(url: str, rounds: int = 64) -> None:
     """Unsigned deliveries on fresh connections (so every worker gets some): each worker
-    builds its route tables on its first requests, which is start-up, not throughput.
+    builds its middleware stack on its first request, which is start-up, not throughput.
     They are refused with 400 and store nothing."""
     for _ in range(rounds):
         httpx.post(f"{url}{PATH}", content=b"{}", timeout=30)

@@ -59,7 +59,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
-    receiver = webhooks.WebhookReceiver.start(app.state.engine, settings)
+    receiver = webhooks.WebhookReceiver.start(app.state.sessionmaker, app.state.engine, settings)
     # Added last = runs first: the request id wraps everything; webhooks are answered
     # next (they bound their own body and concurrency); then the body limit, then the
     # wait for one of the database pool's connections.

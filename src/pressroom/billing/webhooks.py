@@ -135,11 +135,13 @@ class WebhookReceiver:
     executor: ThreadPoolExecutor
 
     @classmethod
-    def start(cls, engine: Engine, settings: Settings) -> WebhookReceiver:
+    def start(
+        cls, factory: sessionmaker[Session], engine: Engine, settings: Settings
+    ) -> WebhookReceiver:
         pool_size = getattr(engine.pool, "size", lambda: settings.db_pool_size)()
         threads = max(1, min(settings.webhook_concurrency, pool_size))
         return cls(
-            factory=sessionmaker(bind=engine, expire_on_commit=False),
+            factory=factory,
             providers=webhook_providers(settings),
             catalog=get_catalog(),
             max_body_bytes=settings.webhook_max_body_bytes,
