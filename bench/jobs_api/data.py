@@ -27,6 +27,7 @@ import psycopg
 
 from pressroom.auth.api_keys import API_KEY_PREFIX, VISIBLE_PREFIX_LENGTH
 from pressroom.auth.tokens import hash_secret, new_secret
+from pressroom.bench.datagen import org_functions, organizations_insert
 
 BIG_SHARE = 0.15
 MID_SHARE = 0.05
@@ -70,29 +71,6 @@ class Fixture:
     big_org_jobs: int
     period: date
     loads: list[tuple[str, int, float]] = field(default_factory=list)
-
-
-def _functions(shape: Shape) -> list[str]:
-    org_step = 700 * 86400 / shape.orgs
-    return [
-        # UUIDv7 layout: 48-bit unix ms, version 7, 12 bits, variant 8, 60 bits.
-        "CREATE FUNCTION pg_temp.v7(k text, ts timestamptz) RETURNS uuid "
-        "LANGUAGE sql IMMUTABLE RETURN ("
-        "lpad(to_hex(floor(extract(epoch FROM ts) * 1000)::bigint), 12, '0') "
-        "|| '7' || substr(md5(k), 1, 3) || '8' || substr(md5(k), 4, 15))::uuid",
-        "CREATE FUNCTION pg_temp.org_ts(n bigint) RETURNS timestamptz LANGUAGE sql STABLE "
-        "RETURN date_trunc('month', now()) - interval '730 days' "
-        f"+ make_interval(secs => n * {org_step})",
-        "CREATE FUNCTION pg_temp.org_id(n bigint) RETURNS uuid LANGUAGE sql STABLE "
-        "RETURN pg_temp.v7('org:' || n, pg_temp.org_ts(n))",
-    ]
-
-
-def _organizations(shape: Shape) -> str:
-    return f"""
-    INSERT INTO organizations (id, name, created_at, updated_at)
-    SELECT pg_temp.org_id(n), 'Organization ' || n, pg_temp.org_ts(n), pg_temp.org_ts(n)
-    FROM generate_series(1, {shape.orgs}) n"""
 
 
 def _subscriptions(shape: Shape) -> str:
@@ -255,10 +233,11 @@ def load(url: str, shape: Shape, *, seed: int) -> Fixture:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET jit = off")
         conn.execute("SELECT setseed(%s)", ((seed % 1_000_003) / 1_000_003,))
-        for ddl in _functions(shape):
+        # Orgs are placed relative to the current month: usage is metered per month.
+        for ddl in org_functions(shape.orgs, "date_trunc('month', now())", "STABLE"):
             conn.execute(ddl)
         steps = [
-            ("organizations", _organizations(shape)),
+            ("organizations", organizations_insert(shape.orgs)),
             ("subscriptions", _subscriptions(shape)),
             ("api_keys", _api_keys(shape)),
             ("usage_counters", _usage_counters(shape)),

@@ -66,33 +66,42 @@ class TableLoad:
     seconds: float
 
 
-def _functions(s: Sizes) -> list[str]:
-    org_step = 700 * 86400 / s.organizations
-    user_step = 700 * 86400 / s.users
+def org_functions(organizations: int, anchor: str, volatility: str = "IMMUTABLE") -> list[str]:
+    """`pg_temp.v7(key, ts)`, `org_ts(n)` and `org_id(n)`: deterministic UUIDv7 ids and
+    creation times for orgs 1..`organizations`, spread evenly from 730 to 30 days before
+    `anchor`. `anchor` is SQL; one that reads the clock needs `volatility="STABLE"`."""
+    org_step = 700 * 86400 / organizations
     return [
         # UUIDv7 layout: 48-bit unix ms, version 7, 12 bits, variant 8, 60 bits.
         "CREATE FUNCTION pg_temp.v7(k text, ts timestamptz) RETURNS uuid "
         "LANGUAGE sql IMMUTABLE RETURN ("
         "lpad(to_hex(floor(extract(epoch FROM ts) * 1000)::bigint), 12, '0') "
         "|| '7' || substr(md5(k), 1, 3) || '8' || substr(md5(k), 4, 15))::uuid",
-        "CREATE FUNCTION pg_temp.org_ts(n bigint) RETURNS timestamptz LANGUAGE sql IMMUTABLE "
-        f"RETURN timestamptz '{ANCHOR}' - interval '730 days' "
-        f"+ make_interval(secs => n * {org_step})",
-        "CREATE FUNCTION pg_temp.org_id(n bigint) RETURNS uuid LANGUAGE sql IMMUTABLE "
+        f"CREATE FUNCTION pg_temp.org_ts(n bigint) RETURNS timestamptz LANGUAGE sql {volatility} "
+        f"RETURN {anchor} - interval '730 days' + make_interval(secs => n * {org_step})",
+        f"CREATE FUNCTION pg_temp.org_id(n bigint) RETURNS uuid LANGUAGE sql {volatility} "
         "RETURN pg_temp.v7('org:' || n, pg_temp.org_ts(n))",
+    ]
+
+
+def organizations_insert(organizations: int) -> str:
+    """Orgs 1..`organizations` with the ids and times of `org_functions`."""
+    return f"""
+    INSERT INTO organizations (id, name, created_at, updated_at)
+    SELECT pg_temp.org_id(n), 'Organization ' || n, pg_temp.org_ts(n), pg_temp.org_ts(n)
+    FROM generate_series(1, {organizations}) n"""
+
+
+def _functions(s: Sizes) -> list[str]:
+    user_step = 700 * 86400 / s.users
+    return [
+        *org_functions(s.organizations, f"timestamptz '{ANCHOR}'"),
         "CREATE FUNCTION pg_temp.user_ts(n bigint) RETURNS timestamptz LANGUAGE sql IMMUTABLE "
         f"RETURN timestamptz '{ANCHOR}' - interval '730 days' "
         f"+ make_interval(secs => n * {user_step})",
         "CREATE FUNCTION pg_temp.user_id(n bigint) RETURNS uuid LANGUAGE sql IMMUTABLE "
         "RETURN pg_temp.v7('user:' || n, pg_temp.user_ts(n))",
     ]
-
-
-def _organizations(s: Sizes) -> str:
-    return f"""
-    INSERT INTO organizations (id, name, created_at, updated_at)
-    SELECT pg_temp.org_id(n), 'Organization ' || n, pg_temp.org_ts(n), pg_temp.org_ts(n)
-    FROM generate_series(1, {s.organizations}) n"""
 
 
 def _users(s: Sizes) -> str:
@@ -308,7 +317,7 @@ def load(url: str, sizes: Sizes, *, seed: int) -> list[TableLoad]:
         for ddl in _functions(sizes) + _EVENT_FUNCTIONS:
             conn.execute(ddl)
         steps: list[tuple[str, str]] = [
-            ("organizations", _organizations(sizes)),
+            ("organizations", organizations_insert(sizes.organizations)),
             ("users", _users(sizes)),
             ("memberships", _memberships(sizes)),
             ("subscriptions", _subscriptions(sizes)),
