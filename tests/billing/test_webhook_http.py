@@ -52,6 +52,18 @@ class TestMethods:
         assert resp.json()["code"] == "method_not_allowed"
         assert events(engine) == []
 
+    def test_served_under_a_root_path_like_every_route(
+        self, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        client = TestClient(create_app(engine), root_path="/api")
+        assert client.get("/api/healthz").status_code == 200
+        body = se.body_of(_delivery(make_org()))
+        resp = client.post(
+            "/api/v1/webhooks/stripe", content=body, headers=se.signed_headers(body, STRIPE_SECRET)
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["outcome"] == "processed"
+
     def test_a_neighbouring_path_is_left_to_the_router(self, client: TestClient) -> None:
         resp = client.post("/v1/webhooks/stripe-test", content=b"{}")
         assert resp.status_code == 404

@@ -172,6 +172,13 @@ class WebhookReceiver:
         )
 
 
+def _route_path(scope: Scope) -> str:
+    # Mounted under a prefix (uvicorn --root-path, behind a proxy), `path` starts with it.
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path
+
+
 class WebhookRoutes:
     """ASGI middleware: serves `PATH_PREFIX/<provider>` itself, passes the rest on."""
 
@@ -181,7 +188,7 @@ class WebhookRoutes:
         self.paths = {f"{PATH_PREFIX}/{name}": name for name in receiver.providers}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        provider = self.paths.get(scope["path"]) if scope["type"] == "http" else None
+        provider = self.paths.get(_route_path(scope)) if scope["type"] == "http" else None
         if provider is None:
             await self.app(scope, receive, send)
             return
