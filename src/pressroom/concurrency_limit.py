@@ -8,6 +8,11 @@ step: nothing moves until the pool timeout fails the waiters with 500s. (Measure
 connections submitting jobs to one Uvicorn worker stalled it, health checks included.)
 Queuing the excess here, in the event loop, before it takes a thread or a connection,
 breaks that cycle; the queued requests cost a coroutine each.
+
+Webhook deliveries never reach this middleware: `billing.webhooks.WebhookRoutes` answers
+them first, with a bounded executor of its own (PRESSROOM_WEBHOOK_CONCURRENCY). Its
+threads take no AnyIO thread, so a connection they hold is always given back and they
+cannot close the cycle above; at worst a request here waits for one of them to commit.
 """
 
 from __future__ import annotations
