@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pressroom.errors import problem_response
+from pressroom.errors import AppError, problem_for
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
 
 
 def _too_large(limit: int) -> ASGIApp:
-    return problem_response(
-        413,
-        "payload_too_large",
-        "Payload too large",
-        f"The request body is larger than the {limit}-byte limit.",
-        headers={"Connection": "close"},
+    # The client may still be sending: the connection cannot be reused after this answer.
+    return problem_for(
+        PayloadTooLarge(
+            f"The request body is larger than the {limit}-byte limit.",
+            headers={"Connection": "close"},
+        )
     )
 
 

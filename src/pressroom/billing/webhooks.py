@@ -46,6 +46,7 @@ from pressroom.billing.providers.base import (
     WebhookProvider,
 )
 from pressroom.billing.providers.registry import webhook_providers
+from pressroom.body_limit import BodySizeLimitMiddleware, PayloadTooLarge
 from pressroom.config import Settings
 from pressroom.db.session import unit_of_work
 from pressroom.errors import AppError, error_responses, problem_for
@@ -53,10 +54,6 @@ from pressroom.errors import AppError, error_responses, problem_for
 log = logging.getLogger(__name__)
 PATH_PREFIX = "/v1/webhooks"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class PayloadTooLarge(AppError):
-    status, code, title = 413, "payload_too_large", "Payload too large"
 
 
 class MethodNotAllowed(AppError):
@@ -69,24 +66,12 @@ class WebhookAck(BaseModel):
     outcome: Outcome
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    # The client may still be sending: the connection cannot be reused after this answer.
-    return PayloadTooLarge(f"body exceeds {limit} bytes", headers={"Connection": "close"})
-
-
-async def _read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+async def _read_body(receive: Receive) -> bytes:
+    # Under BodySizeLimitMiddleware (WebhookRoutes): already capped, and whole.
     body = bytearray()
-    # Counted while streaming: a lying or absent Content-Length cannot make us buffer more.
     while True:
         message = await receive()
-        if message["type"] != "http.request":
-            raise MalformedEvent("the client went away before sending the whole body")
         body += message.get("body", b"")
-        if len(body) > limit:
-            raise _too_large(limit)
         if not message.get("more_body", False):
             return bytes(body)
 
@@ -151,9 +136,8 @@ class WebhookReceiver:
     async def deliver(self, provider_name: str, scope: Scope, receive: Receive) -> bytes:
         """Verify, store and apply one delivery; the acknowledgement's JSON (a WebhookAck)."""
         provider = self.providers[provider_name]
-        headers = Headers(scope=scope)
-        body = await _read_body(headers, receive, self.max_body_bytes)
-        provider.verify(body, headers)
+        body = await _read_body(receive)
+        provider.verify(body, Headers(scope=scope))
         event = provider.parse(body)
         # An executor hand-off costs a third of anyio.to_thread's; copying the context
         # keeps the request id in the transaction's log lines.
@@ -186,16 +170,21 @@ class WebhookRoutes:
         self.app = app
         self.receiver = receiver
         self.paths = {f"{PATH_PREFIX}/{name}": name for name in receiver.providers}
+        # The body cap every route has, at the webhooks' own (smaller) limit.
+        self.serve = BodySizeLimitMiddleware(self.answer, max_body_bytes=receiver.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        provider = self.paths.get(_route_path(scope)) if scope["type"] == "http" else None
-        if provider is None:
+        if scope["type"] != "http" or _route_path(scope) not in self.paths:
             await self.app(scope, receive, send)
-            return
+        elif scope["method"] != "POST":
+            refusal = MethodNotAllowed("webhooks take POST only", headers={"Allow": "POST"})
+            await problem_for(refusal)(scope, receive, send)
+        else:
+            await self.serve(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            if scope["method"] != "POST":
-                raise MethodNotAllowed("webhooks take POST only", headers={"Allow": "POST"})
-            ack = await self.receiver.deliver(provider, scope, receive)
+            ack = await self.receiver.deliver(self.paths[_route_path(scope)], scope, receive)
         except AppError as exc:
             await problem_for(exc)(scope, receive, send)
             return
