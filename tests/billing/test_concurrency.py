@@ -15,7 +15,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from pressroom.app import create_app
+from pressroom.billing.inbox import Outcome, receive, retry_after_rollback
 from pressroom.billing.models import BillingEvent, Subscription
+from pressroom.billing.plans import get_catalog
+from pressroom.billing.providers.base import EventError, InboundEvent, WebhookProvider
+from pressroom.billing.providers.registry import webhook_providers
 from pressroom.config import get_settings
 from tests.billing import lifecycle
 from tests.billing import stripe_events as se
@@ -72,6 +76,89 @@ class TestConcurrentDeliveries:
         row = subscription_row(engine, life.sub_id)
         assert row is not None
         assert life.expected.matches(row) == {}
+
+
+class TestCheckoutAroundAFailedEvent:
+    """An event about a subscription nobody has linked yet fails and rolls back, releasing
+    the subscription's lock, and its second transaction runs later. The checkout linking
+    the subscription may commit in that gap (the interleaving the 16-thread test above hit
+    by chance) or during the second transaction. Either way the event must end up applied,
+    not kept waiting for a redelivery that Stripe, having got a 200, never sends."""
+
+    def _events(self, org: uuid.UUID) -> tuple[InboundEvent, InboundEvent]:
+        sub, cus = uid("sub"), uid("cus")
+        update = se.event(
+            uid("evt"),
+            "customer.subscription.updated",
+            se.subscription(sub, customer=cus, status="past_due"),
+            1_750_000_100,
+        )
+        checkout = se.event(
+            uid("evt"),
+            "checkout.session.completed",
+            se.checkout_session(org_id=str(org), customer=cus, sub_id=sub),
+            1_750_000_000,
+        )
+        return self.stripe.parse(se.body_of(update)), self.stripe.parse(se.body_of(checkout))
+
+    @property
+    def stripe(self) -> WebhookProvider:
+        return webhook_providers(get_settings())["stripe"]
+
+    def _fail_first(self, engine: Engine, update: InboundEvent) -> None:
+        with Session(engine) as session, pytest.raises(EventError):
+            receive(session, self.stripe, update, get_catalog())  # rolled back on exit
+
+    def _checkout(self, engine: Engine, checkout: InboundEvent) -> Outcome:
+        with Session(engine) as session, session.begin():
+            return receive(session, self.stripe, checkout, get_catalog())
+
+    def _assert_applied(self, engine: Engine, update: InboundEvent, org: uuid.UUID) -> None:
+        sub = self.stripe.subscription_ref(update)
+        assert sub is not None
+        row = subscription_row(engine, sub)
+        assert row is not None
+        assert (row.org_id, row.status) == (org, "past_due")
+        with Session(engine) as session:
+            kept = session.scalars(
+                select(BillingEvent).where(
+                    BillingEvent.provider_event_id == update.provider_event_id
+                )
+            ).one()
+        assert (kept.processed_at is not None, kept.error) == (True, None)
+
+    def test_checkout_committed_in_the_gap(
+        self, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        org = make_org()
+        update, checkout = self._events(org)
+        self._fail_first(engine, update)
+        assert self._checkout(engine, checkout) is Outcome.PROCESSED  # nothing waiting yet
+        with Session(engine) as session, session.begin():
+            outcome = retry_after_rollback(session, self.stripe, update, get_catalog())
+        assert outcome is Outcome.PROCESSED
+        self._assert_applied(engine, update, org)
+
+    def test_checkout_during_the_second_transaction_waits_and_applies_it(
+        self, engine: Engine, database_url: str, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        org = make_org()
+        update, checkout = self._events(org)
+        self._fail_first(engine, update)
+        with (
+            psycopg.connect(database_url, autocommit=True) as observer,
+            ThreadPoolExecutor(1) as pool,
+            Session(engine) as session,
+        ):
+            with session.begin():
+                # Its retry fails in a savepoint; the lock must outlive that savepoint.
+                outcome = retry_after_rollback(session, self.stripe, update, get_catalog())
+                linking = pool.submit(self._checkout, engine, checkout)
+                waiting = [_waiting_on_advisory_locks(observer) for _ in range(10)]
+            assert linking.result(timeout=30) is Outcome.PROCESSED
+        assert outcome is Outcome.FAILED
+        assert min(waiting) == 1, waiting
+        self._assert_applied(engine, update, org)
 
 
 class TestWebhookConcurrencyCap:

@@ -3,9 +3,10 @@ what could not be applied with its error until a redelivery or `pressroom billin
 reprocess` applies it.
 
 A new event is stored and applied in one transaction; if applying fails, the caller rolls
-back and records the event with its error (`record_failure`). A stored event applied later
-(redelivery, reprocess, its checkout arriving) is applied inside a savepoint, so a failure
-there rolls back only its own partial work and leaves `error` and `attempts` on its row.
+back and, in a new transaction, stores the event and applies it as a stored event
+(`retry_after_rollback`). A stored event (also on redelivery, reprocess, or its checkout
+arriving) is applied inside a savepoint, so a failure there rolls back only its own
+partial work and leaves `error` and `attempts` on its row.
 Never lost, never half-applied. Services never commit; callers own the transactions.
 """
 
@@ -31,7 +32,7 @@ from pressroom.billing.providers.base import (
     InboundEvent,
     WebhookProvider,
 )
-from pressroom.billing.service import apply_link, apply_snapshot
+from pressroom.billing.service import apply_link, apply_snapshot, serialize_with_subscription
 from pressroom.db.base import new_id
 from pressroom.db.session import driver_connection
 
@@ -167,6 +168,13 @@ def _apply_stored(
     catalog: PlanCatalog,
 ) -> bool:
     """Apply a stored event in a savepoint; on failure keep its error instead."""
+    subscription_id = provider.subscription_ref(event)
+    if subscription_id is not None:
+        # Taken before the savepoint so that it is held to commit: rolling the savepoint
+        # back would release a lock taken inside it, and a checkout linking this
+        # subscription could then commit, skipping this locked row as it looks for the
+        # events waiting for its org, before the failure is recorded and the row unlocked.
+        serialize_with_subscription(session, provider.name, subscription_id)
     try:
         with session.begin_nested():
             linked = _apply_changes(session, provider, event, catalog)
@@ -226,8 +234,8 @@ def receive(
     A new event costs one insert plus the subscription's lock-and-read and (if newer)
     update: it is stored already marked applied, in the transaction that applies it. A
     duplicate of an applied event costs the insert alone (nothing written). If applying
-    raises, the caller rolls the transaction back and calls `record_failure` in a new
-    one, so the event is kept with its error either way.
+    raises, the caller rolls the transaction back and calls `retry_after_rollback` in a
+    new one, so the event is kept with its error either way.
     """
     stored, event_id = _store(session, provider.name, event)
     if stored is Stored.NEW:
@@ -247,18 +255,32 @@ def receive(
     return Outcome.PROCESSED if ok else Outcome.FAILED
 
 
-def record_failure(session: Session, provider: str, event: InboundEvent, exc: Exception) -> None:
-    """Keep an event whose first application failed, with its error (after the
-    transaction that tried it rolled back). A concurrent delivery that applied it wins."""
-    _log_failure(provider, event, exc)
-    stmt = insert(BillingEvent).values(**_values(provider, event), attempts=1, error=describe(exc))
-    session.execute(
+def retry_after_rollback(
+    session: Session, provider: WebhookProvider, event: InboundEvent, catalog: PlanCatalog
+) -> Outcome:
+    """Apply an event whose first transaction failed and rolled back, this time the way a
+    kept event is applied: stored first, then applied in a savepoint, so a second failure
+    keeps it with its error. A concurrent delivery that applied it meanwhile wins.
+
+    The second try is not only for transient errors. Rolling back released the
+    subscription's lock, and a checkout linking the org may have committed in that gap,
+    after it looked for the events waiting for that org and before this one was stored;
+    now `_apply_stored` holds the lock, so the checkout either committed first (and this
+    try finds the org) or waits and then finds this event waiting.
+    """
+    stmt = insert(BillingEvent).values(**_values(provider.name, event), attempts=0)
+    kept = session.execute(
+        # DO UPDATE, not DO NOTHING: a row already kept is locked like a claimed one.
         stmt.on_conflict_do_update(
             constraint="uq_billing_events_provider_event_id",
-            set_={"attempts": BillingEvent.attempts + 1, "error": stmt.excluded.error},
+            set_={"attempts": BillingEvent.attempts},
             where=BillingEvent.processed_at.is_(None),
-        )
-    )
+        ).returning(BillingEvent.id)
+    ).scalar()
+    if kept is None:
+        return Outcome.DUPLICATE
+    ok = _apply_stored(session, provider, kept, event, catalog)
+    return Outcome.PROCESSED if ok else Outcome.FAILED
 
 
 @dataclass

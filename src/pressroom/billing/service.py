@@ -100,6 +100,15 @@ def _lock_key(provider: str, subscription_id: str) -> str:
     return f"billing:{provider}:{subscription_id}"
 
 
+def serialize_with_subscription(session: Session, provider: str, subscription_id: str) -> None:
+    """Take the subscription's advisory lock (the one `apply_snapshot` and `apply_link`
+    take) until the transaction ends."""
+    driver_connection(session).execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+        (_lock_key(provider, subscription_id),),
+    )
+
+
 # The advisory lock and the row read in one round trip. The lock is an uncorrelated
 # EXISTS over a materialized CTE, so PostgreSQL evaluates it once, before scanning (a
 # one-time filter): the lock is held even when no row exists. The statement's snapshot

@@ -3,7 +3,8 @@
 Per delivery: read the raw body (at most `webhook_max_body_bytes`, counted while reading),
 verify the signature on exactly those bytes, then in one transaction store the event
 (`ON CONFLICT DO NOTHING`) and apply it; if applying fails, that transaction rolls back
-and a second one stores the event with its error. A verified delivery is always
+and a second one tries once more under the subscription's lock, else stores the event
+with its error. A verified delivery is always
 acknowledged with 200 once stored, applied or not: an event that could not be applied
 keeps its error in `billing_events` and is retried on redelivery, when its checkout
 links the org, or by `pressroom billing reprocess` (docs/billing.md). A bad signature,
@@ -36,7 +37,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pressroom.billing.inbox import Outcome, receive, record_failure
+from pressroom.billing.inbox import Outcome, receive, retry_after_rollback
 from pressroom.billing.plans import PlanCatalog, get_catalog
 from pressroom.billing.providers.base import (
     InboundEvent,
@@ -97,13 +98,13 @@ def _store_and_apply(
                 # rolled back or committed whole; storing is idempotent, so run it again.
                 log.warning("database connection lost; retrying the webhook transaction once")
                 continue
-            failure = exc
+            # The second try logs the error if it fails too.
+            log.debug("billing event %s failed once: %r", event.provider_event_id, exc)
             break
-    # Rolled back: keep the event with its error in a transaction of its own. If the
-    # database itself is failing this raises too, and the 500 makes the provider retry.
+    # Rolled back: store it, try again, else keep it with its error. If the database
+    # itself is failing this raises too, and the 500 makes the provider redeliver.
     with unit_of_work(factory) as session:
-        record_failure(session, provider.name, event, failure)
-    return Outcome.FAILED
+        return retry_after_rollback(session, provider, event, catalog)
 
 
 @dataclass(frozen=True)
