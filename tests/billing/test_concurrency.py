@@ -114,7 +114,7 @@ class TestCheckoutAroundAFailedEvent:
             return receive(session, self.stripe, checkout, get_catalog())
 
     def _assert_applied(self, engine: Engine, update: InboundEvent, org: uuid.UUID) -> None:
-        sub = self.stripe.subscription_ref(update)
+        sub = self.stripe.subscription_ref.of(update)
         assert sub is not None
         row = subscription_row(engine, sub)
         assert row is not None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from tests.billing import stripe_events as se
 from tests.billing.conftest import (
@@ -355,6 +355,36 @@ class TestFailuresAreKept:
         assert row is not None
         assert (row.org_id, row.status) == (org, "active")
         assert all(e.processed_at is not None and e.error is None for e in events(engine))
+
+    def test_checkout_finds_its_waiting_event_among_many_other_kept_ones(
+        self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]
+    ) -> None:
+        # Older kept events of other subscriptions, more than a checkout ever scanned
+        # before it matched on the subscription in SQL (500, oldest first).
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO billing_events (id, provider, provider_event_id, type, payload,"
+                    " received_at, attempts, error)"
+                    " SELECT gen_random_uuid(), 'stripe', 'evt_other_' || n,"
+                    " 'customer.subscription.updated',"
+                    " jsonb_build_object('data', jsonb_build_object('object',"
+                    "   jsonb_build_object('id', 'sub_other_' || n))),"
+                    " now() - interval '1 day', 1, 'no organization known'"
+                    " FROM generate_series(1, 600) AS n"
+                )
+            )
+        org, sub, cus = make_org(), uid("sub"), uid("cus")
+        early = _sub_event("customer.subscription.updated", sub, cus, "past_due", T0 + 1)
+        assert post_stripe(client, early).json()["outcome"] == "failed"
+
+        post_stripe(client, _checkout(org, cus, sub, T0))
+        row = subscription_row(engine, sub)
+        assert row is not None
+        assert (row.org_id, row.status) == (org, "past_due")
+        others = [e for e in events(engine) if e.provider_event_id.startswith("evt_other_")]
+        assert len(others) == 600
+        assert all(e.processed_at is None for e in others)
 
     def test_redelivery_of_a_failed_event_retries_it(
         self, client: TestClient, engine: Engine, make_org: Callable[[], uuid.UUID]

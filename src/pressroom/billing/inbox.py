@@ -39,9 +39,6 @@ from pressroom.db.session import driver_connection
 log = logging.getLogger(__name__)
 
 ERROR_MAX_CHARS = 2000
-# Pending events re-examined when a checkout links a subscription (they are few: events
-# that arrived before the org was known, or failed).
-RELINK_SCAN_LIMIT = 500
 
 
 class Outcome(enum.StrEnum):
@@ -168,7 +165,7 @@ def _apply_stored(
     catalog: PlanCatalog,
 ) -> bool:
     """Apply a stored event in a savepoint; on failure keep its error instead."""
-    subscription_id = provider.subscription_ref(event)
+    subscription_id = provider.subscription_ref.of(event)
     if subscription_id is not None:
         # Taken before the savepoint so that it is held to commit: rolling the savepoint
         # back would release a lock taken inside it, and a checkout linking this
@@ -205,6 +202,9 @@ def _apply_waiting(
     exclude: uuid.UUID | None,
 ) -> None:
     """Apply the stored events of a subscription that were waiting for its org."""
+    ref = provider.subscription_ref
+    # Matched in SQL, among the pending events only (ix_billing_events_pending): however
+    # many other events wait or failed, this subscription's are all found.
     query = (
         select(
             BillingEvent.id,
@@ -213,17 +213,20 @@ def _apply_waiting(
             BillingEvent.provider_created_at,
             BillingEvent.payload,
         )
-        .where(BillingEvent.provider == provider.name, BillingEvent.processed_at.is_(None))
+        .where(
+            BillingEvent.provider == provider.name,
+            BillingEvent.processed_at.is_(None),
+            BillingEvent.type.startswith(ref.event_prefix, autoescape=True),
+            BillingEvent.payload[ref.id_path].astext == subscription_id,
+        )
         .order_by(BillingEvent.received_at)
-        .limit(RELINK_SCAN_LIMIT)
         .with_for_update(skip_locked=True)
     )
     if exclude is not None:
         query = query.where(BillingEvent.id != exclude)
     for row in session.execute(query).all():
         event = InboundEvent(row.provider_event_id, row.type, row.provider_created_at, row.payload)
-        if provider.subscription_ref(event) == subscription_id:
-            _apply_stored(session, provider, row.id, event, catalog)
+        _apply_stored(session, provider, row.id, event, catalog)
 
 
 def receive(

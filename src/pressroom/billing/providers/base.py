@@ -73,8 +73,28 @@ class CheckoutLink:
 Change = SubscriptionSnapshot | CheckoutLink
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionRef:
+    """Where a provider's subscription-state events name their subscription: the events'
+    type prefix and the path to the id in the payload. Declared rather than computed, so
+    the inbox can also look a subscription's stored events up in SQL."""
+
+    event_prefix: str
+    id_path: tuple[str, ...]
+
+    def of(self, event: InboundEvent) -> str | None:
+        """The subscription `event` is about, if it is a subscription-state event."""
+        if not event.type.startswith(self.event_prefix):
+            return None
+        value: Any = event.payload
+        for key in self.id_path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value if isinstance(value, str) and value else None
+
+
 class WebhookProvider(Protocol):
     name: str
+    subscription_ref: SubscriptionRef
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> None:
         """Raise InvalidSignature (or WebhookNotConfigured) unless the delivery is authentic
@@ -86,9 +106,6 @@ class WebhookProvider(Protocol):
     def interpret(self, event: InboundEvent) -> Sequence[Change]:
         """The changes the event asks for (none for types we only record).
         Raise EventError when the event cannot be applied."""
-
-    def subscription_ref(self, event: InboundEvent) -> str | None:
-        """The subscription a subscription-state event is about, else None."""
 
 
 def from_unix(value: Any) -> datetime | None:

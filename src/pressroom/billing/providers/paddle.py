@@ -19,6 +19,7 @@ from pressroom.billing.providers.base import (
     InboundEvent,
     InvalidSignature,
     MalformedEvent,
+    SubscriptionRef,
     SubscriptionSnapshot,
     from_iso,
     json_body,
@@ -27,6 +28,7 @@ from pressroom.billing.providers.base import (
     signature_header,
 )
 
+SUBSCRIPTION_EVENT_PREFIX = "subscription."
 PADDLE_STATUSES = frozenset({"active", "canceled", "past_due", "paused", "trialing"})
 
 
@@ -38,6 +40,7 @@ def sign(body: bytes, secret: str, timestamp: int) -> str:
 
 class PaddleProvider:
     name = "paddle"
+    subscription_ref = SubscriptionRef(SUBSCRIPTION_EVENT_PREFIX, ("data", "id"))
 
     def __init__(self, secrets: Sequence[str], tolerance_seconds: int = 300) -> None:
         self._secrets = list(secrets)
@@ -87,13 +90,8 @@ class PaddleProvider:
             raise MalformedEvent("occurred_at: missing")
         return InboundEvent(event_id, kind, occurred, data, raw=body)
 
-    def subscription_ref(self, event: InboundEvent) -> str | None:
-        if event.type.startswith("subscription."):
-            return ref_id(event.payload.get("data"))
-        return None
-
     def interpret(self, event: InboundEvent) -> Sequence[Change]:
-        if not event.type.startswith("subscription."):
+        if not event.type.startswith(SUBSCRIPTION_EVENT_PREFIX):
             return []
         if event.created_at is None:
             raise EventError("event has no occurred_at")

@@ -23,6 +23,7 @@ from pressroom.billing.providers.base import (
     InboundEvent,
     InvalidSignature,
     MalformedEvent,
+    SubscriptionRef,
     SubscriptionSnapshot,
     from_unix,
     json_body,
@@ -43,6 +44,7 @@ STATUS_OF_EVENT = {
 
 class StripeProvider:
     name = "stripe"
+    subscription_ref = SubscriptionRef(SUBSCRIPTION_EVENT_PREFIX, ("data", "object", "id"))
 
     def __init__(self, secrets: Sequence[str], tolerance_seconds: int = 300) -> None:
         self._secrets = list(secrets)
@@ -86,11 +88,6 @@ class StripeProvider:
         if not isinstance(obj, dict):
             raise MalformedEvent("data.object: missing")
         return InboundEvent(event_id, kind, from_unix(created), data, raw=body)
-
-    def subscription_ref(self, event: InboundEvent) -> str | None:
-        if event.type.startswith(SUBSCRIPTION_EVENT_PREFIX):
-            return ref_id(_object(event))
-        return None
 
     def interpret(self, event: InboundEvent) -> Sequence[Change]:
         obj = _object(event)
