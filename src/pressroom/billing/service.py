@@ -100,12 +100,14 @@ def _lock_key(provider: str, subscription_id: str) -> str:
     return f"billing:{provider}:{subscription_id}"
 
 
+_TAKE_LOCK = "pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
+
+
 def serialize_with_subscription(session: Session, provider: str, subscription_id: str) -> None:
     """Take the subscription's advisory lock (the one `apply_snapshot` and `apply_link`
     take) until the transaction ends."""
     driver_connection(session).execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-        (_lock_key(provider, subscription_id),),
+        f"SELECT {_TAKE_LOCK}", {"key": _lock_key(provider, subscription_id)}
     )
 
 
@@ -116,10 +118,8 @@ def serialize_with_subscription(session: Session, provider: str, subscription_id
 # a row it finds; a row inserted while we waited is not found, and the caller's insert
 # then conflicts and reads it again (_lock, a new snapshot).
 # Plain SQL on the driver connection, like the inbox insert: every new event runs it.
-_SERIALIZE_AND_LOCK = """
-    WITH serialized AS MATERIALIZED (
-        SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))
-    )
+_SERIALIZE_AND_LOCK = f"""
+    WITH serialized AS MATERIALIZED (SELECT {_TAKE_LOCK})
     SELECT id, org_id, provider_customer_id, plan, status, current_period_start,
            current_period_end, cancel_at_period_end, canceled_at, state_as_of
     FROM subscriptions

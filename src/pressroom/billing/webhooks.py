@@ -3,12 +3,12 @@
 Per delivery: read the raw body (at most `webhook_max_body_bytes`, counted while reading),
 verify the signature on exactly those bytes, then in one transaction store the event
 (`ON CONFLICT DO NOTHING`) and apply it; if applying fails, that transaction rolls back
-and a second one tries once more under the subscription's lock, else stores the event
-with its error. A verified delivery is always
-acknowledged with 200 once stored, applied or not: an event that could not be applied
-keeps its error in `billing_events` and is retried on redelivery, when its checkout
-links the org, or by `pressroom billing reprocess` (docs/billing.md). A bad signature,
-a stale timestamp or an oversized body answers 4xx and stores nothing.
+and a second one stores the event, then tries it once more under the subscription's lock,
+keeping its error if it fails again. A verified delivery is always acknowledged with 200
+once stored, applied or not: an event that could not be applied keeps its error in
+`billing_events` and is retried on redelivery, when its checkout links the org, or by
+`pressroom billing reprocess` (docs/billing.md). A bad signature, a stale timestamp or an
+oversized body answers 4xx and stores nothing.
 
 The two paths are served by `WebhookRoutes`, an ASGI middleware just inside the one that
 binds the request id and writes the access log, instead of by FastAPI's router: a
