@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
@@ -19,12 +19,13 @@ from pressroom.body_limit import BodySizeLimitMiddleware
 from pressroom.concurrency_limit import ConcurrencyLimitMiddleware
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
-from pressroom.errors import install_error_handlers
+from pressroom.errors import UnhandledErrorMiddleware, install_error_handlers
 from pressroom.jobs.routes import router as jobs_router
 from pressroom.observability import RequestContextMiddleware, configure_logging
 from pressroom.orgs.api_key_routes import router as api_keys_router
 from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
+from pressroom.storable import refuse_unstorable_text
 from pressroom.usage.routes import router as usage_router
 
 API_PREFIX = "/v1"
@@ -54,6 +55,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         title="Pressroom",
         version=__version__,
         description="Multi-tenant content generation: organizations, plans, jobs, artifacts.",
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine()
@@ -68,6 +70,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(webhooks.WebhookRoutes, receiver=receiver)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(api_router())

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -80,6 +83,38 @@ class TooManyRequests(AppError):
 
 class ServiceUnavailable(AppError):
     status, code, title = 503, "unavailable", "Service unavailable"
+
+
+# Seconds a client is asked to wait before retrying when the database is unreachable: about
+# what a restart or a failover takes, and the pool reconnects on the next checkout.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code, title = "database_unavailable", "Database unavailable"
+
+    def __init__(self, detail: str = "the database is unavailable; retry shortly") -> None:
+        super().__init__(detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+# SQLSTATE classes that mean "the database can't serve us now", not "this request is wrong":
+# connection exceptions, insufficient resources (disk full, too many connections), operator
+# intervention (shutdown, crash recovery), system errors.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57P", "58")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True if `exc` says the database is unreachable or refusing work (answer 503)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return False
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
 
 
 def problem_response(
@@ -153,12 +188,55 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    # Database errors are answered here, by the exception middleware, not by Starlette's
+    # last-resort handler: that one re-raises after answering, and the server then drops
+    # the keep-alive connection under the client's next request.
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(_: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning("database_unavailable", error=str(exc).splitlines()[0])
+            return problem_for(DatabaseUnavailable())
+        return internal_error(exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", exc_info=exc)
-        return problem_response(
-            500, "internal_error", "Internal error", "An unexpected error occurred."
-        )
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> JSONResponse:
+    log.error("unhandled_error", exc_info=exc)
+    return problem_response(500, "internal_error", "Internal error", "An unexpected error occurred.")
+
+
+class UnhandledErrorMiddleware:
+    """Answers an exception no handler took with a 500 problem, and swallows it.
+
+    Starlette's own last resort answers too but then re-raises, and Uvicorn closes the
+    connection on an exception: a client that already sent its next request on that
+    keep-alive connection sees a reset. Here the answer is complete and the connection
+    stays usable. An exception after the response started can only be re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await internal_error(exc)(scope, receive, send)
 
 
 def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:

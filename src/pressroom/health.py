@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from pressroom.db import migrations
-from pressroom.errors import ServiceUnavailable, error_responses
+from pressroom.errors import DatabaseUnavailable, ServiceUnavailable, error_responses
 from pressroom.jobs.metrics import refresh_queue_gauges
 
 router = APIRouter(tags=["health"])
@@ -32,14 +32,14 @@ def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/readyz", responses=error_responses(ServiceUnavailable))
+@router.get("/readyz", responses=error_responses(DatabaseUnavailable))
 def readyz(request: Request) -> dict[str, str]:
     """The database answers and its schema is at the code's migration head."""
     try:
         with request.app.state.engine.connect() as conn:
             current = set(MigrationContext.configure(conn).get_current_heads())
     except SQLAlchemyError as exc:
-        raise ServiceUnavailable("database unreachable") from exc
+        raise DatabaseUnavailable("database unreachable") from exc
     expected = set(migrations.heads())
     if current != expected:
         raise ServiceUnavailable(

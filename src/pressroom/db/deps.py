@@ -1,4 +1,11 @@
-"""The request's unit of work as a FastAPI dependency."""
+"""The request's unit of work as a FastAPI dependency.
+
+`scope="function"`: the dependency's exit (our COMMIT) runs once the route and its
+response serialisation are done but *before* the response is sent. With the default
+(request) scope FastAPI runs it after sending, so a client could be told 2xx for a
+transaction that then failed to commit. A failed COMMIT raises here and is answered as
+a 5xx problem (pressroom.errors), which the client retries with its Idempotency-Key.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +23,4 @@ def request_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(request_session)]
+DbSession = Annotated[Session, Depends(request_session, scope="function")]
