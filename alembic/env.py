@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlalchemy.exc import OperationalError
 
+from pressroom.config import get_settings
 from pressroom.db import online_ddl
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.models import Base
@@ -44,7 +45,11 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     url = _url()
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(
+        url,
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": get_settings().db_connect_timeout_seconds},
+    )
     try:
         connection = engine.connect()
     except OperationalError as exc:

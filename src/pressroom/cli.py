@@ -38,6 +38,19 @@ def _database_url() -> str:
         raise _fail(str(exc)) from None
 
 
+def _check_database(url: str) -> None:
+    """Fail with one line if the database can't be reached (refused, or silent past the
+    connect timeout), rather than starting a server that can only answer 503."""
+    import psycopg
+
+    try:
+        psycopg.connect(
+            to_libpq_url(url), connect_timeout=get_settings().db_connect_timeout_seconds
+        ).close()
+    except psycopg.OperationalError as exc:
+        raise _fail(describe_connection_error(url, exc)) from None
+
+
 def _migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
     try:
         (migrations.downgrade if down else migrations.upgrade)(url, revision)
@@ -104,6 +117,7 @@ def serve(
         get_settings()  # refuse to start on bad settings (a default secret in production)
     except ValidationError as exc:
         raise _fail(f"invalid settings: {exc}") from None
+    _check_database(url)
     # log_config=None keeps our JSON logging; our middleware writes the access log.
     if workers == 1:
         uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
@@ -167,13 +181,14 @@ def worker(
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    _database_url()
+    _check_database(_database_url())
     config = WorkerConfig(
         concurrency=concurrency or settings.worker_concurrency,
         lease_seconds=settings.worker_lease_seconds,
         poll_interval=settings.worker_poll_interval,
         rescue_interval=settings.worker_rescue_interval,
         shutdown_grace=settings.worker_shutdown_grace,
+        connect_timeout=settings.db_connect_timeout_seconds,
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)

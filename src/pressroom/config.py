@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 30_000
+    # Seconds to wait for a database host to answer a new connection (API, worker,
+    # migrations, CLI): a host that accepts TCP but never answers fails instead of hanging.
+    db_connect_timeout_seconds: int = Field(default=10, ge=1)
     # Pooled connections older than this are replaced on checkout (a middlebox may drop
     # an idle connection silently; see pressroom.db.session).
     db_pool_recycle_seconds: int = Field(default=600, ge=1)

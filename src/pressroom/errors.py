@@ -205,7 +205,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def internal_error(exc: BaseException) -> JSONResponse:
     log.error("unhandled_error", exc_info=exc)
-    return problem_response(500, "internal_error", "Internal error", "An unexpected error occurred.")
+    return problem_response(
+        500, "internal_error", "Internal error", "An unexpected error occurred."
+    )
 
 
 class UnhandledErrorMiddleware:

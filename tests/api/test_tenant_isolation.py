@@ -17,7 +17,7 @@ from sqlalchemy import text as text_sql
 
 from pressroom.app import create_app
 from pressroom.jobs import queue
-from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy
+from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
 from pressroom.orgs.access import org_access
 from pressroom.orgs.permissions import ApiKeyScope
 from tests.http import add_member, bearer, create_api_key, create_org, invite, new_user
@@ -105,7 +105,9 @@ class World:
             (claim,) = queue.claim(
                 conn, worker_id="t", limit=1, lease_seconds=30, policy=ConcurrencyPolicy({}, 5)
             )
-            queue.complete(conn, claim, [ArtifactRow("summary", "text/plain", "B's summary")])
+            queue.complete_many(
+                conn, [Success(claim, [ArtifactRow("summary", "text/plain", "B's summary")])]
+            )
             artifact = conn.execute(text_sql("SELECT id FROM content_artifacts")).scalar_one()
         return response.json()["id"], str(artifact)
 

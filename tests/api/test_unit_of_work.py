@@ -7,9 +7,8 @@ nothing behind. Read-your-write pairs from concurrent clients must never miss.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import psycopg
@@ -56,8 +55,8 @@ class CommitFailure:
 
 
 @pytest.fixture
-def commit_failure(database_url: str) -> Iterator[CommitFailure]:
-    yield CommitFailure(database_url)
+def commit_failure(database_url: str) -> CommitFailure:
+    return CommitFailure(database_url)
 
 
 def _assert_problem_5xx(response: httpx.Response) -> None:
@@ -158,5 +157,3 @@ class TestReadYourWrites:
         with ThreadPoolExecutor(4) as pool:
             failures = [f for batch in pool.map(login_and_write, range(4)) for f in batch]
         assert failures == []
-
-

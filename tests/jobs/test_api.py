@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from pressroom.db.session import make_engine
 from pressroom.db.url import to_libpq_url
 from pressroom.jobs import queue
-from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy
+from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
 from pressroom.jobs.service import list_jobs_query
 from tests.http import create_org, new_user
 
@@ -290,7 +290,7 @@ def run_one_job(database_url: str, artifacts: list[ArtifactRow]) -> None:
         (claim,) = queue.claim(
             conn, worker_id="t", limit=1, lease_seconds=30, policy=ConcurrencyPolicy({}, 5)
         )
-        queue.complete(conn, claim, artifacts)
+        queue.complete_many(conn, [Success(claim, artifacts)])
     engine.dispose()
 
 

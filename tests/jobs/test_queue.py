@@ -12,10 +12,13 @@ from sqlalchemy import Engine, text
 
 from pressroom.db.session import make_engine
 from pressroom.jobs import queue
-from pressroom.jobs.queue import ArtifactRow, Claim, ConcurrencyPolicy
+from pressroom.jobs.queue import ArtifactRow, Claim, ConcurrencyPolicy, Success
+from pressroom.jobs.worker.retry_policy import RetryPolicy
 from tests.factories import connect, job_status, make_jobs, make_org
 
 POLICY = ConcurrencyPolicy(max_running_by_plan={"pro": 5}, default_max_running=2)
+
+RETRY = RetryPolicy()
 
 
 @pytest.fixture
@@ -47,8 +50,10 @@ class TestClaimAndComplete:
         assert claimed.attempts == 1
         assert claim(engine) == []  # leased: nobody else gets it
         with engine.begin() as conn:
-            ok = queue.complete(conn, claimed, [ArtifactRow("summary", "text/plain", "hé")])
-        assert ok
+            written = queue.complete_many(
+                conn, [Success(claimed, [ArtifactRow("summary", "text/plain", "hé")])]
+            )
+        assert written == {job: "succeeded"}
         with connect(database_url) as db:
             assert job_status(db, job) == "succeeded"
             assert db.execute(
@@ -63,13 +68,17 @@ class TestClaimAndComplete:
             make_jobs(db, org)
         (first,) = claim(engine, lease=0)
         with engine.begin() as conn:
-            assert queue.rescue_expired(conn).requeued == 1
+            assert queue.rescue_expired(conn, RETRY).requeued == 1
         (second,) = claim(engine)
         assert second.lease_token != first.lease_token
         with engine.begin() as conn:
-            assert not queue.complete(conn, first, [ArtifactRow("summary", "text/plain", "old")])
+            assert not queue.complete_many(
+                conn, [Success(first, [ArtifactRow("summary", "text/plain", "old")])]
+            )
         with engine.begin() as conn:
-            assert queue.complete(conn, second, [ArtifactRow("summary", "text/plain", "new")])
+            assert queue.complete_many(
+                conn, [Success(second, [ArtifactRow("summary", "text/plain", "new")])]
+            )
         with connect(database_url) as db:
             rows = db.execute("SELECT content FROM content_artifacts").fetchall()
         assert rows == [("new",)]
@@ -95,7 +104,7 @@ class TestBatchCompletion:
                     for c in (kept, taken_over)
                 ],
             )
-        assert written == {kept.id}
+        assert written == {kept.id: "succeeded"}
         with connect(database_url) as db:
             assert job_status(db, kept.id) == "succeeded"
             assert job_status(db, taken_over.id) == "running"
@@ -117,14 +126,18 @@ class TestRetries:
             )
         (c1,) = claim(engine)
         with engine.begin() as conn:
-            assert queue.retry_or_fail(conn, c1, "timeout", retryable=True) == "queued"
+            assert (
+                queue.retry_or_fail(conn, c1, "timeout", retryable=True, policy=RETRY) == "queued"
+            )
         assert claim(engine) == []  # backing off: run_after is in the future
         with connect(database_url) as db:
             db.execute("UPDATE content_jobs SET run_after = now() WHERE id = %s", (job,))
         (c2,) = claim(engine)
         assert c2.attempts == 2
         with engine.begin() as conn:
-            assert queue.retry_or_fail(conn, c2, "timeout", retryable=True) == "failed"
+            assert (
+                queue.retry_or_fail(conn, c2, "timeout", retryable=True, policy=RETRY) == "failed"
+            )
         with connect(database_url) as db:
             assert job_status(db, job) == "failed"
             used = db.execute("SELECT jobs_used FROM usage_counters").fetchone()
@@ -144,7 +157,9 @@ class TestRetries:
             (job,) = make_jobs(db, org)
         (c,) = claim(engine)
         with engine.begin() as conn:
-            status = queue.retry_or_fail(conn, c, "bad", retryable=False, refundable=False)
+            status = queue.retry_or_fail(
+                conn, c, "bad", retryable=False, refundable=False, policy=RETRY
+            )
         assert status == "failed"
         with connect(database_url) as db:
             row = db.execute(
@@ -154,18 +169,38 @@ class TestRetries:
 
 
 class TestRescue:
-    def test_job_whose_worker_keeps_dying_ends_failed(
+    def test_job_whose_worker_keeps_dying_ends_failed_past_the_lease_expiry_cap(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        policy = RetryPolicy(base_seconds=0, max_lease_expiries=3)
+        with connect(database_url) as db:
+            org = make_org(db)
+            # One attempt only: crashes must not spend it.
+            (job,) = make_jobs(db, org, max_attempts=1)
+        for expected in ("queued", "queued", "failed"):
+            (_claimed,) = claim(engine, lease=0)
+            with engine.begin() as conn:
+                queue.rescue_expired(conn, policy)
+            with connect(database_url) as db:
+                assert job_status(db, job) == expected
+                row = db.execute(
+                    "SELECT attempts, lease_expiries FROM content_jobs WHERE id = %s", (job,)
+                ).fetchone()
+            assert row is not None
+            assert row[0] == 0  # the crashed attempts were given back
+
+    def test_a_rescued_job_whose_cancel_was_requested_ends_canceled(
         self, engine: Engine, database_url: str
     ) -> None:
         with connect(database_url) as db:
-            org = make_org(db)
-            (job,) = make_jobs(db, org, max_attempts=2)
-        for expected in ("queued", "failed"):
-            (_claimed,) = claim(engine, lease=0)
-            with engine.begin() as conn:
-                queue.rescue_expired(conn)
-            with connect(database_url) as db:
-                assert job_status(db, job) == expected
+            (job,) = make_jobs(db, make_org(db))
+        claim(engine, lease=0)
+        with connect(database_url) as db:
+            db.execute("UPDATE content_jobs SET cancel_requested_at = now() WHERE id = %s", (job,))
+        with engine.begin() as conn:
+            assert queue.rescue_expired(conn, RETRY).canceled == 1
+        with connect(database_url) as db:
+            assert job_status(db, job) == "canceled"
 
     def test_release_on_shutdown_does_not_burn_an_attempt(
         self, engine: Engine, database_url: str

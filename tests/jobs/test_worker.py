@@ -138,6 +138,92 @@ class TestCancellation:
             wait_for(lambda: job_status(db, job) == "canceled", timeout=20)
 
 
+    def test_a_cancel_request_stops_the_run_at_once_not_at_the_heartbeat(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        with connect(database_url) as db:
+            (job,) = make_jobs(db, make_org(db))
+        set_input(database_url, job, {"sleep_seconds": 60})
+        workers(worker_lease_seconds="90").start()  # the next heartbeat is 30 s away
+        with connect(database_url) as db:
+            wait_for(lambda: job_status(db, job) == "running")
+            db.execute("UPDATE content_jobs SET cancel_requested_at = now() WHERE id = %s", (job,))
+            db.execute("SELECT pg_notify('pressroom_job_cancel', %s)", (str(job),))
+            wait_for(lambda: job_status(db, job) == "canceled", timeout=15)
+
+    def test_a_run_that_ends_right_after_the_request_ends_canceled_without_artifacts(
+        self, database_url: str, workers: Callable[..., WorkerProcesses]
+    ) -> None:
+        with connect(database_url) as db:
+            (job,) = make_jobs(db, make_org(db))
+        set_input(database_url, job, {"sleep_seconds": 1})
+        workers(worker_lease_seconds="90").start()
+        with connect(database_url) as db:
+            wait_for(lambda: job_status(db, job) == "running")
+            # No NOTIFY and no heartbeat in time: the run finishes as if nobody asked; the
+            # completing write must still see the request.
+            db.execute("UPDATE content_jobs SET cancel_requested_at = now() WHERE id = %s", (job,))
+            wait_for(lambda: job_status(db, job) not in ("queued", "running"))
+            assert job_status(db, job) == "canceled"
+            artifacts = db.execute(
+                "SELECT count(*) FROM content_artifacts WHERE job_id = %s", (job,)
+            ).fetchone()
+        assert artifacts == (0,)
+
+
+class TestLogs:
+    def test_an_unmigrated_database_is_reported_once(
+        self, empty_database_url: str, tmp_path: Any
+    ) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": empty_database_url,
+            "PRESSROOM_WORKER_POLL_INTERVAL": "0.2",
+            "PRESSROOM_WORKER_RESCUE_INTERVAL": "0.2",
+        }
+        env.pop("PRESSROOM_DATABASE_URL", None)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pressroom.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(8)
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+        assert stderr.count("never migrated") == 1, stderr
+        assert "does not exist" not in stderr
+
+    def test_one_line_per_job_outcome(self, database_url: str) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PRESSROOM_WORKER_RUNNER": "echo",
+            "PRESSROOM_WORKER_POLL_INTERVAL": "0.2",
+        }
+        env.pop("PRESSROOM_DATABASE_URL", None)
+        with connect(database_url) as db:
+            jobs = make_jobs(db, make_org(db), 2)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pressroom.cli", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with connect(database_url) as db:
+            wait_for(lambda: all(job_status(db, j) == "succeeded" for j in jobs))
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+        for job in jobs:
+            lines = [line for line in stderr.splitlines() if str(job) in line]
+            assert len(lines) == 1, stderr
+            assert "kind=summary" in lines[0]
+            assert "outcome=succeeded" in lines[0]
+            assert "duration=" in lines[0]
+
+
 class TestGracefulShutdown:
     def test_sigterm_releases_unfinished_jobs_without_burning_an_attempt(
         self, database_url: str, workers: Callable[..., WorkerProcesses]
@@ -193,7 +279,7 @@ class TestCrashSafety:
                     " 'active')",
                     (org, f"sub_{org}"),
                 )
-            jobs = [j for org in orgs for j in make_jobs(db, org, 100, max_attempts=50)]
+            jobs = [j for org in orgs for j in make_jobs(db, org, 100)]
             # Each job takes a moment, so every kill lands on jobs in flight.
             db.execute("UPDATE content_jobs SET input = input || '{\"sleep_seconds\": 0.1}'")
         w = workers()
@@ -221,7 +307,13 @@ class TestCrashSafety:
                 "SELECT j.id, count(a.id) FROM content_jobs j"
                 " LEFT JOIN content_artifacts a ON a.job_id = j.id GROUP BY j.id"
             ).fetchall()
-            rescued = db.execute("SELECT count(*) FROM content_jobs WHERE attempts > 1").fetchone()
+            rescued = db.execute(
+                "SELECT count(*), coalesce(max(attempts), 0) FROM content_jobs"
+                " WHERE lease_expiries > 0"
+            ).fetchone()
+        # The default max_attempts (3): crashes are counted as lease expiries, not attempts.
         assert statuses == {"succeeded": len(jobs)}
         assert {count for _, count in per_job} == {1}
         assert rescued is not None
+        assert rescued[0] > 0  # the storm did kill jobs in flight
+        assert rescued[1] == 1  # ...and each of them succeeded on its one counted attempt

@@ -42,6 +42,7 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
         connect_args={
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
             "application_name": "pressroom",
+            "connect_timeout": settings.db_connect_timeout_seconds,
         },
     )
     event.listen(engine, "checkout", _refuse_dead_connection)

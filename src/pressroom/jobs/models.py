@@ -76,6 +76,9 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
     priority: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     max_attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="3")
+    # Times a worker died holding this job (its lease expired). Counted apart from
+    # `attempts`, which are for the job's own failures; capped by the retry policy.
+    lease_expiries: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     run_after: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

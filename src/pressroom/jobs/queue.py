@@ -3,9 +3,13 @@
     queued --claim--> running --complete--> succeeded
                          |--retry (transient, attempts left)--> queued (run_after = backoff)
                          |--fail--> failed            (unit refunded unless the input was bad)
-                         |--cancel requested--> canceled
+                         |--cancel requested (seen at any write above)--> canceled
                          |--release (shutdown)--> queued (attempt not counted)
-                         '--lease expired (crash)--> queued, or failed when out of attempts
+                         '--lease expired (crash)--> queued (attempt not counted; a
+                              lease expiry counted instead), or failed past their cap
+
+Every write out of `running` looks at `cancel_requested_at`: a job whose cancellation was
+requested ends `canceled` (without artifacts) even if its run finished first.
 
 Every transition out of `running` is written only `WHERE status = 'running' AND
 lease_token = :token`, so a worker whose lease was taken over can never overwrite the
@@ -15,21 +19,25 @@ newer attempt. Each function runs in the caller's transaction and commits nothin
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Text, bindparam, text
+from sqlalchemy import Connection, Float, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Uuid
 
 from pressroom.db.base import new_id
 from pressroom.usage.service import refund_job
 
+if TYPE_CHECKING:
+    from pressroom.jobs.worker.retry_policy import RetryPolicy
+
 NOTIFY_CHANNEL = "pressroom_jobs"
+# A cancellation request of a running job: the payload is the job id, so the worker
+# running it stops at once instead of at its next heartbeat.
+CANCEL_CHANNEL = "pressroom_job_cancel"
 # Namespace of the per-org advisory locks that serialise claims for one org.
 _CLAIM_LOCK_NAMESPACE = 0x5052
 
@@ -65,6 +73,13 @@ class ArtifactRow:
 def notify(conn: Connection) -> None:
     """Wake listening workers; delivered by PostgreSQL only if the transaction commits."""
     conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def notify_cancel(conn: Connection, job_id: uuid.UUID) -> None:
+    """Tell the worker running `job_id` to stop (delivered only if the request commits)."""
+    conn.execute(
+        text("SELECT pg_notify(:channel, :job)"), {"channel": CANCEL_CHANNEL, "job": str(job_id)}
+    )
 
 
 # An org's running limit (its live subscription's plan, else the default) and how many of
@@ -237,13 +252,17 @@ def heartbeat(conn: Connection, claims: Sequence[Claim], lease_seconds: float) -
     return HeartbeatResult({c.id for c in claims} - held, cancel)
 
 
+_CANCELED_ERROR = "canceled while running"
+
 _FINISH = text(
-    """
+    f"""
     UPDATE content_jobs
-    SET status = :status, error = :error, usage = COALESCE(CAST(:usage AS jsonb), usage),
+    SET status = CASE WHEN cancel_requested_at IS NULL THEN :status ELSE 'canceled' END,
+        error = CASE WHEN cancel_requested_at IS NULL THEN :error ELSE '{_CANCELED_ERROR}' END,
+        usage = COALESCE(CAST(:usage AS jsonb), usage),
         finished_at = now(), updated_at = now(), lease_token = NULL, lease_expires_at = NULL
     WHERE id = :id AND status = 'running' AND lease_token = :token
-    RETURNING id
+    RETURNING status
     """
 )
 
@@ -255,7 +274,9 @@ def _finish(
     *,
     error: str | None = None,
     usage: Mapping[str, Any] | None = None,
-) -> bool:
+) -> str | None:
+    """Write a final status under the lease token (`canceled` if that was requested);
+    returns the status written, or None if the lease was lost."""
     params = {
         "status": status,
         "error": error,
@@ -263,7 +284,8 @@ def _finish(
         "id": claim.id,
         "token": claim.lease_token,
     }
-    return conn.execute(_FINISH, params).first() is not None
+    written: str | None = conn.execute(_FINISH, params).scalar()
+    return written
 
 
 _INSERT_ARTIFACTS = text(
@@ -274,29 +296,16 @@ _INSERT_ARTIFACTS = text(
 )
 
 
-def complete(
-    conn: Connection,
-    claim: Claim,
-    artifacts: Sequence[ArtifactRow],
-    usage: Mapping[str, Any] | None = None,
-) -> bool:
-    """Mark succeeded and store the artifacts — or, if the lease was lost, write nothing."""
-    if not _finish(conn, claim, "succeeded", usage=usage):
-        return False
-    if artifacts:
-        conn.execute(_INSERT_ARTIFACTS, [_artifact_row(claim.id, a) for a in artifacts])
-    return True
-
-
 _COMPLETE_MANY = text(
     f"""
     UPDATE content_jobs j
-    SET status = 'succeeded', error = NULL,
+    SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'succeeded' ELSE 'canceled' END,
+        error = CASE WHEN j.cancel_requested_at IS NULL THEN NULL ELSE '{_CANCELED_ERROR}' END,
         usage = COALESCE(CAST(l.usage AS jsonb), j.usage), finished_at = now(),
         updated_at = now(), lease_token = NULL, lease_expires_at = NULL
     FROM unnest(:ids, :tokens, :usages) AS l(id, token, usage)
     WHERE {_LEASE_MATCH}
-    RETURNING j.id
+    RETURNING j.id, j.status
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(Uuid())),
@@ -312,20 +321,22 @@ class Success:
     usage: Mapping[str, Any] | None = None
 
 
-def complete_many(conn: Connection, successes: Sequence[Success]) -> set[uuid.UUID]:
-    """`complete` for many jobs in two statements; each one is written only under its own
-    lease token. Returns the ids written (a lost lease is simply left out)."""
+def complete_many(conn: Connection, successes: Sequence[Success]) -> dict[uuid.UUID, str]:
+    """Mark finished runs succeeded and store their artifacts, in two statements; each job
+    is written only under its own lease token. A job whose cancellation was requested
+    meanwhile ends `canceled`, without artifacts. Returns each written job's new status
+    (a lost lease is simply left out)."""
     if not successes:
-        return set()
+        return {}
     params = {
         **_lease_params([s.claim for s in successes]),
         "usages": [json.dumps(dict(s.usage)) if s.usage else None for s in successes],
     }
-    written = {row[0] for row in conn.execute(_COMPLETE_MANY, params)}
+    written: dict[uuid.UUID, str] = dict(conn.execute(_COMPLETE_MANY, params).tuples().all())
     rows = [
         _artifact_row(s.claim.id, a)
         for s in successes
-        if s.claim.id in written
+        if written.get(s.claim.id) == "succeeded"
         for a in s.artifacts
     ]
     if rows:
@@ -345,18 +356,13 @@ def _artifact_row(job_id: uuid.UUID, a: ArtifactRow) -> dict[str, Any]:
     }
 
 
-def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
-    """Exponential backoff with jitter: uniform in [c/2, c], c = min(cap, base * 2**(attempt-1))."""
-    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - not crypto
-
-
 _RETRY = text(
     """
     UPDATE content_jobs
     SET status = 'queued', error = :error, run_after = now() + make_interval(secs => :delay),
         lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
     WHERE id = :id AND status = 'running' AND lease_token = :token
+      AND cancel_requested_at IS NULL
     RETURNING id
     """
 )
@@ -367,29 +373,30 @@ def retry_or_fail(
     claim: Claim,
     error: str,
     *,
+    policy: RetryPolicy,
     retryable: bool,
     refundable: bool = True,
     retry_after: float | None = None,
 ) -> str | None:
-    """After a failed attempt: back to the queue with backoff while attempts remain and the
-    error is retryable, else `failed` (refunding the unit when the fault was ours).
-    Returns the new status, or None if the lease was lost."""
-    if retryable and claim.attempts < claim.max_attempts:
-        delay = max(backoff_delay(claim.attempts).total_seconds(), retry_after or 0.0)
-        row = conn.execute(
-            _RETRY, {"error": error, "delay": delay, "id": claim.id, "token": claim.lease_token}
-        ).first()
-        return "queued" if row else None
-    if not _finish(conn, claim, "failed", error=error):
-        return None
-    if refundable:
+    """After a failed attempt: back to the queue after the policy's delay (at least the
+    upstream's Retry-After) while attempts remain and the error is retryable, else
+    `failed` (refunding the unit when the fault was ours); `canceled` if that was asked
+    for meanwhile. Returns the new status, or None if the lease was lost."""
+    if retryable and policy.retries_failure(claim.attempts, claim.max_attempts):
+        delay = policy.delay(claim.attempts, retry_after=retry_after)
+        params = {"error": error, "delay": delay, "id": claim.id, "token": claim.lease_token}
+        if conn.execute(_RETRY, params).first():
+            return "queued"
+    status = _finish(conn, claim, "failed", error=error)
+    if status == "failed" and refundable:
         refund_job(conn, claim.id)
-    return "failed"
+    return status
 
 
-def cancel(conn: Connection, claim: Claim) -> bool:
-    """Honour a cancellation request for a running job (the work done is not refunded)."""
-    return _finish(conn, claim, "canceled", error="canceled while running")
+def cancel(conn: Connection, claim: Claim) -> str | None:
+    """Honour a cancellation request for a running job (the work done is not refunded).
+    Returns "canceled", or None if the lease was lost."""
+    return _finish(conn, claim, "canceled", error=_CANCELED_ERROR)
 
 
 _RELEASE = text(
@@ -408,22 +415,33 @@ def release(conn: Connection, claim: Claim) -> bool:
     return conn.execute(_RELEASE, {"id": claim.id, "token": claim.lease_token}).first() is not None
 
 
+_EXPIRED = text(
+    """
+    SELECT id, lease_expiries, cancel_requested_at IS NOT NULL FROM content_jobs
+    WHERE status = 'running' AND lease_expires_at < now()
+    ORDER BY lease_expires_at LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+
+# The crashed run's attempt is given back (`attempts - 1`): a worker dying is not the job
+# failing. The expiry is counted instead, against the policy's own cap.
 _RESCUE = text(
     """
-    WITH expired AS (
-        SELECT id FROM content_jobs
-        WHERE status = 'running' AND lease_expires_at < now()
-        ORDER BY lease_expires_at LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
     UPDATE content_jobs j
-    SET status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END,
-        error = 'lease expired: the worker running it stopped responding',
-        finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+    SET status = r.status, attempts = j.attempts - 1, lease_expiries = j.lease_expiries + 1,
+        error = CASE WHEN r.status = 'canceled' THEN 'canceled while running'
+                     ELSE 'lease expired: the worker running it stopped responding' END,
+        run_after = now() + make_interval(secs => r.delay),
+        finished_at = CASE WHEN r.status = 'queued' THEN NULL ELSE now() END,
         lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
-    FROM expired WHERE j.id = expired.id
-    RETURNING j.id, j.status
+    FROM unnest(:ids, :statuses, :delays) AS r(id, status, delay)
+    WHERE j.id = ANY(:ids) AND j.id = r.id
     """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid())),
+    bindparam("statuses", type_=ARRAY(Text())),
+    bindparam("delays", type_=ARRAY(Float())),
 )
 
 
@@ -431,16 +449,33 @@ _RESCUE = text(
 class RescueResult:
     requeued: int
     failed: int
+    canceled: int = 0
 
 
-def rescue_expired(conn: Connection, *, limit: int = 500) -> RescueResult:
-    """Put jobs of crashed workers back in the queue; a job that keeps crashing its
-    workers ends `failed` once its attempts are spent (and its unit is refunded)."""
-    rows = conn.execute(_RESCUE, {"limit": limit}).all()
-    failed = [job_id for job_id, status in rows if status == "failed"]
+def rescue_expired(conn: Connection, policy: RetryPolicy, *, limit: int = 500) -> RescueResult:
+    """Put jobs of crashed workers back in the queue, after the policy's delay for their
+    lease expiries; a job that keeps killing its workers ends `failed` past the policy's
+    cap (and its unit is refunded); a job whose cancellation was requested ends `canceled`."""
+    expired = conn.execute(_EXPIRED, {"limit": limit}).tuples().all()
+    if not expired:
+        return RescueResult(0, 0)
+    statuses, delays = [], []
+    for _, expiries, cancel_requested in expired:
+        if cancel_requested:
+            statuses.append("canceled")
+        elif policy.rescues(expiries + 1):
+            statuses.append("queued")
+        else:
+            statuses.append("failed")
+        delays.append(policy.rescue_delay(expiries + 1))
+    ids = [job_id for job_id, _, _ in expired]
+    conn.execute(_RESCUE, {"ids": ids, "statuses": statuses, "delays": delays})
+    failed = [job_id for job_id, status in zip(ids, statuses, strict=True) if status == "failed"]
     for job_id in failed:
         refund_job(conn, job_id)
-    return RescueResult(requeued=len(rows) - len(failed), failed=len(failed))
+    return RescueResult(
+        requeued=statuses.count("queued"), failed=len(failed), canceled=statuses.count("canceled")
+    )
 
 
 @dataclass(frozen=True)

@@ -211,8 +211,8 @@ def list_jobs(
 
 
 def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:
-    """Queued: canceled at once, and its unit given back. Running: cancellation requested,
-    which the worker honours at its next heartbeat."""
+    """Queued: canceled at once, and its unit given back. Running: cancellation requested;
+    the worker running it is told at once (NOTIFY) and its outcome's write honours it."""
     job = get_job(session, org_id, job_id)
     canceled = session.execute(
         update(ContentJob)
@@ -236,6 +236,7 @@ def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob
         ).scalar()
         if requested is None:
             raise JobStateConflict(f"A {job.status} job can't be canceled.")
+        queue.notify_cancel(session.connection(), job_id)
     session.refresh(job)
     return job
 

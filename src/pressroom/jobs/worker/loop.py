@@ -1,0 +1,307 @@
+"""`pressroom worker`'s claim loop: claims jobs when threads are free and runs them.
+
+One process runs `concurrency` jobs at once on threads. The main thread claims work when
+threads are free and sleeps on an event that the listener thread sets on each NOTIFY (and
+a job sets when it frees its thread), with a poll timeout for delayed retries. A
+cancellation request arrives as a NOTIFY too, and stops its run at once. Outcomes go to
+the completer; heartbeats and rescues are maintenance's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import FrameType
+
+import psycopg
+from psycopg import errors as pg_errors
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from pressroom.db.errors import short_error
+from pressroom.db.url import to_libpq_url
+from pressroom.jobs import metrics, queue
+from pressroom.jobs.queue import ConcurrencyPolicy, Success
+from pressroom.jobs.runner import Canceled, JobFailed, Runner
+from pressroom.jobs.worker.completer import Completer
+from pressroom.jobs.worker.inflight import Finished, InFlight, InFlightTable
+from pressroom.jobs.worker.maintenance import Maintenance
+from pressroom.jobs.worker.outcomes import Outcome
+from pressroom.jobs.worker.retry_policy import RetryPolicy
+
+log = logging.getLogger("pressroom.worker")
+
+# After a claim that found work, an empty claim is retried soon (the work may have been
+# behind another worker's org locks), backing off to the poll interval.
+_RECHECK_AFTER = 0.01
+# How long a claim for a few free threads waits for more threads to free up.
+_COALESCE_SECONDS = 0.005
+# Claiming pauses while this many finished jobs per thread wait for their outcome's write.
+_MAX_UNRECORDED_PER_THREAD = 2
+# How long the loop waits after a database error before trying again.
+_DATABASE_RETRY_SECONDS = 1.0
+_NOT_MIGRATED_RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 4
+    lease_seconds: float = 20.0
+    poll_interval: float = 1.0
+    rescue_interval: float = 5.0
+    shutdown_grace: float = 30.0
+    stats_interval: float = 5.0
+    connect_timeout: float = 10.0  # the listener's own connection
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        runner: Runner,
+        policy: ConcurrencyPolicy,
+        config: WorkerConfig | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.engine = engine
+        self.runner = runner
+        self.policy = policy
+        self.config = config or WorkerConfig()
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.inflight = InFlightTable()
+        self._stopping = threading.Event()
+        self._told_not_migrated = False
+        self.completer = Completer(engine, self.inflight)
+        self.maintenance = Maintenance(
+            engine, self.inflight, self.retry_policy, self.config.lease_seconds, self._stopping
+        )
+        self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("worker stopping (signal %s)", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.inflight.wake.set()
+
+    def run(self) -> None:
+        for target, name in (
+            (self.maintenance.heartbeat_loop, "heartbeat"),
+            (self._listen_loop, "listener"),
+            (self.completer.run, "completer"),
+        ):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> None:
+        wake = self.inflight.wake
+        next_rescue = next_stats = 0.0
+        recheck = 0.0  # > 0 while backing off after claims that found work
+        while not self._stopping.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_rescue:
+                    self.maintenance.rescue()
+                    next_rescue = now + self.config.rescue_interval
+                if now >= next_stats:
+                    self.maintenance.publish_stats()
+                    next_stats = now + self.config.stats_interval
+                self._told_not_migrated = False
+                free = self._free_threads()
+                if 0 < free < self.config.concurrency // 2:
+                    free = self._coalesce()
+                if free > 0 and self._claim(free):
+                    recheck = _RECHECK_AFTER
+                    continue  # more may be due: claim again, or wait for a free slot
+                if free > 0 and recheck:
+                    timeout, recheck = recheck, recheck * 2
+                    if recheck > self.config.poll_interval:
+                        recheck = 0.0
+                else:
+                    timeout = self.config.poll_interval
+                wake.wait(timeout)
+                wake.clear()
+            except (DBAPIError, psycopg.Error) as exc:
+                self._stopping.wait(self._database_error(exc))
+
+    def _database_error(self, exc: BaseException) -> float:
+        """Say what is wrong (once, if the schema is missing); how long to wait."""
+        orig = getattr(exc, "orig", exc)
+        if isinstance(orig, pg_errors.UndefinedTable):
+            if not self._told_not_migrated:
+                log.error(
+                    "the database has no job tables: it was never migrated. Run "
+                    "`pressroom db upgrade` (or `make migrate-up`); waiting for it."
+                )
+                self._told_not_migrated = True
+            return _NOT_MIGRATED_RETRY_SECONDS
+        log.warning("database unavailable, retrying: %s", short_error(exc))
+        return _DATABASE_RETRY_SECONDS
+
+    def _free_threads(self) -> int:
+        """Threads to claim for, unless the completer has fallen behind (then none)."""
+        claimed, executing = self.inflight.counts()
+        unrecorded = claimed - executing
+        free = self.config.concurrency - executing
+        return free if unrecorded < _MAX_UNRECORDED_PER_THREAD * self.config.concurrency else 0
+
+    def _coalesce(self) -> int:
+        """With most threads busy, give the others a moment to finish: one claim for many
+        jobs costs about what a claim for one does."""
+        wake = self.inflight.wake
+        deadline = time.monotonic() + _COALESCE_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            free = self._free_threads()
+            if free >= self.config.concurrency // 2 or self._stopping.is_set():
+                return free
+            wake.wait(left)
+            wake.clear()
+        return self._free_threads()
+
+    def _listen_loop(self) -> None:
+        """Turn NOTIFYs into wake-ups and cancellations; reconnect (and wake, in case one
+        was missed) after the connection drops."""
+        url = to_libpq_url(self.engine.url.render_as_string(False))
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
+        while not self._stopping.is_set():
+            try:
+                if conn is None:
+                    conn = psycopg.connect(
+                        url, autocommit=True, connect_timeout=round(self.config.connect_timeout)
+                    )
+                    conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+                    conn.execute(f"LISTEN {queue.CANCEL_CHANNEL}")
+                    self.inflight.wake.set()
+                for note in conn.notifies(timeout=1.0, stop_after=1):
+                    if note.channel == queue.CANCEL_CHANNEL:
+                        self._cancel(note.payload)
+                    else:
+                        self.inflight.wake.set()
+            except psycopg.Error as exc:
+                log.warning("listener lost its connection: %s", short_error(exc))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stopping.wait(1.0)
+        if conn is not None:
+            conn.close()
+
+    def _cancel(self, payload: str) -> None:
+        try:
+            entry = self.inflight.get(uuid.UUID(payload))
+        except ValueError:
+            return
+        if entry is not None:
+            entry.request_cancel()
+
+    # -- claiming and running --------------------------------------------------------------
+
+    def _claim(self, free: int) -> int:
+        started = time.perf_counter()
+        with self.engine.begin() as conn:
+            claims = queue.claim(
+                conn,
+                worker_id=self.worker_id,
+                limit=free,
+                lease_seconds=self.config.lease_seconds,
+                policy=self.policy,
+            )
+        metrics.CLAIM_LATENCY.observe(time.perf_counter() - started)
+        for claim in claims:
+            entry = InFlight(claim, threading.Event())
+            self.inflight.add(entry)
+            self._pool.submit(self._execute, entry)
+        return len(claims)
+
+    def _execute(self, entry: InFlight) -> None:
+        try:
+            finished = self._run(entry)
+        except Exception:  # a bug of ours: nothing is written, the lease expires
+            log.exception("running job %s failed", entry.claim.id)
+            finished = Finished(entry, Outcome.ERROR)
+        self.inflight.finished_running()
+        self.completer.put(finished)
+
+    def _run(self, entry: InFlight) -> Finished:
+        """Run the job; return its outcome and how to write it (under the lease token).
+        A cancellation requested after this point is still honoured by the write."""
+        claim = entry.claim
+        canceled = Finished(entry, Outcome.CANCELED, write=lambda conn: queue.cancel(conn, claim))
+        if entry.lost or entry.released:
+            return Finished(entry, Outcome.LOST)
+        if entry.cancel_requested:
+            return canceled
+        try:
+            result = self.runner(claim, entry.stop.is_set)
+        except Canceled:
+            return canceled
+        except JobFailed as exc:
+            return self._failure(entry, str(exc), exc.retryable, exc.refundable, exc.retry_after)
+        except Exception as exc:  # an engine bug is a permanent fault of ours: refund
+            log.exception("job %s crashed its runner", claim.id)
+            return self._failure(entry, f"internal error: {type(exc).__name__}", False, True)
+        if entry.cancel_requested:
+            return canceled
+        return Finished(
+            entry, Outcome.SUCCEEDED, success=Success(claim, result.artifacts, result.usage)
+        )
+
+    def _failure(
+        self,
+        entry: InFlight,
+        error: str,
+        retryable: bool,
+        refundable: bool,
+        retry_after: float | None = None,
+    ) -> Finished:
+        policy = self.retry_policy
+        return Finished(
+            entry,
+            Outcome.RETRIED if retryable else Outcome.FAILED,
+            write=lambda conn: queue.retry_or_fail(
+                conn,
+                entry.claim,
+                error,
+                policy=policy,
+                retryable=retryable,
+                refundable=refundable,
+                retry_after=retry_after,
+            ),
+        )
+
+    def _shutdown(self) -> None:
+        """Stop claiming; let in-flight jobs finish within the grace period; hand back the
+        rest without burning their attempt."""
+        deadline = time.monotonic() + self.config.shutdown_grace
+        while self.inflight.counts()[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        leftovers = self.inflight.entries()
+        for entry in leftovers:
+            entry.released = True
+            entry.stop.set()
+        if leftovers:
+            try:
+                with self.engine.begin() as conn:
+                    for entry in leftovers:
+                        queue.release(conn, entry.claim)
+            except (DBAPIError, psycopg.Error):
+                log.warning("could not release %d jobs; their leases will expire", len(leftovers))
+        self._pool.shutdown(wait=False, cancel_futures=True)
