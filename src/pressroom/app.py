@@ -62,7 +62,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
     receiver = webhooks.WebhookReceiver.start(app.state.sessionmaker, app.state.engine, settings)
-    # Added last = runs first: the request id wraps everything; webhooks are answered
+    # Added last = runs first: the request id wraps everything; an exception nothing
+    # handled is answered next (without dropping the connection); webhooks are answered
     # next (they bound their own body and concurrency); then the body limit, then the
     # wait for one of the database pool's connections.
     app.add_middleware(

@@ -137,7 +137,6 @@ class TestCancellation:
             db.execute("UPDATE content_jobs SET cancel_requested_at = now() WHERE id = %s", (job,))
             wait_for(lambda: job_status(db, job) == "canceled", timeout=20)
 
-
     def test_a_cancel_request_stops_the_run_at_once_not_at_the_heartbeat(
         self, database_url: str, workers: Callable[..., WorkerProcesses]
     ) -> None:
