@@ -188,22 +188,16 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    # Database errors are answered here, by the exception middleware, not by Starlette's
-    # last-resort handler: that one re-raises after answering, and the server then drops
-    # the keep-alive connection under the client's next request.
-    @app.exception_handler(sa_exc.SQLAlchemyError)
-    async def _database(_: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
-        if database_unavailable(exc):
-            log.warning("database_unavailable", error=str(exc).splitlines()[0])
-            return problem_for(DatabaseUnavailable())
-        return internal_error(exc)
-
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return internal_error(exc)
+        return unexpected_error_response(exc)
 
 
-def internal_error(exc: BaseException) -> JSONResponse:
+def unexpected_error_response(exc: BaseException) -> JSONResponse:
+    """503 `database_unavailable` if the database is away, else 500 `internal_error`."""
+    if database_unavailable(exc):
+        log.warning("database_unavailable", error=str(exc).strip().splitlines()[0])
+        return problem_for(DatabaseUnavailable())
     log.error("unhandled_error", exc_info=exc)
     return problem_response(
         500, "internal_error", "Internal error", "An unexpected error occurred."
@@ -211,7 +205,8 @@ def internal_error(exc: BaseException) -> JSONResponse:
 
 
 class UnhandledErrorMiddleware:
-    """Answers an exception no handler took with a 500 problem, and swallows it.
+    """Answers an exception no handler took (a database error, a failed COMMIT, a bug) with
+    a problem document, and swallows it.
 
     Starlette's own last resort answers too but then re-raises, and Uvicorn closes the
     connection on an exception: a client that already sent its next request on that
@@ -238,7 +233,7 @@ class UnhandledErrorMiddleware:
         except Exception as exc:
             if started:
                 raise
-            await internal_error(exc)(scope, receive, send)
+            await unexpected_error_response(exc)(scope, receive, send)
 
 
 def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:

@@ -40,8 +40,9 @@ def live_server(database_url: str) -> Iterator[Callable[..., str]]:
     """Start the real app under Uvicorn on a free loopback port; returns its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread, Any]] = []
 
-    def start(**settings: Any) -> str:
-        engine = make_engine(database_url, pool_size=20)
+    def start(url: str | None = None, **settings: Any) -> str:
+        """`url`: reach the database there instead (a proxy in front of it, say)."""
+        engine = make_engine(url or database_url, pool_size=20)
         app = create_app(engine, Settings(**settings))
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
