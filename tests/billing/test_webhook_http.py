@@ -98,10 +98,11 @@ class TestLikeEveryRoute:
         assert resp.headers["connection"] == "close"
         assert resp.headers["content-type"] == PROBLEM_JSON
 
-    def test_database_down_is_a_500_problem_so_the_provider_redelivers(self) -> None:
+    def test_database_down_is_a_503_problem_so_the_provider_redelivers(self) -> None:
         unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
         client = TestClient(create_app(unreachable), raise_server_exceptions=False)
         resp = post_stripe(client, _delivery(uuid.uuid4()))
-        assert resp.status_code == 500
+        assert resp.status_code == 503
         assert resp.headers["content-type"] == PROBLEM_JSON
-        assert resp.json()["code"] == "internal_error"
+        assert resp.json()["code"] == "database_unavailable"
+        assert int(resp.headers["Retry-After"]) > 0

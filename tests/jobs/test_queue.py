@@ -168,6 +168,35 @@ class TestRetries:
         assert row == (None,)
 
 
+class TestCancelAtCompletion:
+    """A cancellation requested while the job ran wins over the run's own ending."""
+
+    def _running_with_cancel_requested(self, engine: Engine, database_url: str) -> Claim:
+        with connect(database_url) as db:
+            (job,) = make_jobs(db, make_org(db))
+        (claimed,) = claim(engine)
+        with connect(database_url) as db:
+            db.execute("UPDATE content_jobs SET cancel_requested_at = now() WHERE id = %s", (job,))
+        return claimed
+
+    def test_a_success_is_written_canceled_without_artifacts(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        c = self._running_with_cancel_requested(engine, database_url)
+        with engine.begin() as conn:
+            done = [Success(c, [ArtifactRow("summary", "text/plain", "late")])]
+            assert queue.complete_many(conn, done) == {c.id: "canceled"}
+        with connect(database_url) as db:
+            assert job_status(db, c.id) == "canceled"
+            assert db.execute("SELECT count(*) FROM content_artifacts").fetchone() == (0,)
+
+    def test_a_retryable_failure_is_not_requeued(self, engine: Engine, database_url: str) -> None:
+        c = self._running_with_cancel_requested(engine, database_url)
+        with engine.begin() as conn:
+            status = queue.retry_or_fail(conn, c, "timeout", retryable=True, policy=RETRY)
+        assert status == "canceled"
+
+
 class TestRescue:
     def test_job_whose_worker_keeps_dying_ends_failed_past_the_lease_expiry_cap(
         self, engine: Engine, database_url: str

@@ -9,7 +9,7 @@ means the server closed it or said goodbye (restart, `pg_terminate_backend`, idl
 the pool discards it and opens a new one. `pool_recycle` replaces connections before a
 middlebox can drop them silently, and a connection that still dies mid-use raises a
 disconnect error that invalidates the pool; the webhook inbox retries such a transaction
-once (billing.webhooks), other requests answer 500 once per process.
+once (billing.webhooks), other requests answer 503 `database_unavailable` once per process.
 """
 
 from __future__ import annotations

@@ -332,7 +332,9 @@ def complete_many(conn: Connection, successes: Sequence[Success]) -> dict[uuid.U
         **_lease_params([s.claim for s in successes]),
         "usages": [json.dumps(dict(s.usage)) if s.usage else None for s in successes],
     }
-    written: dict[uuid.UUID, str] = dict(conn.execute(_COMPLETE_MANY, params).tuples().all())
+    written: dict[uuid.UUID, str] = {
+        job_id: status for job_id, status in conn.execute(_COMPLETE_MANY, params)
+    }
     rows = [
         _artifact_row(s.claim.id, a)
         for s in successes
@@ -456,7 +458,7 @@ def rescue_expired(conn: Connection, policy: RetryPolicy, *, limit: int = 500) -
     """Put jobs of crashed workers back in the queue, after the policy's delay for their
     lease expiries; a job that keeps killing its workers ends `failed` past the policy's
     cap (and its unit is refunded); a job whose cancellation was requested ends `canceled`."""
-    expired = conn.execute(_EXPIRED, {"limit": limit}).tuples().all()
+    expired = conn.execute(_EXPIRED, {"limit": limit}).all()
     if not expired:
         return RescueResult(0, 0)
     statuses, delays = [], []
