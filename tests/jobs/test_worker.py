@@ -181,16 +181,21 @@ class TestLogs:
             "PRESSROOM_WORKER_RESCUE_INTERVAL": "0.2",
         }
         env.pop("PRESSROOM_DATABASE_URL", None)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pressroom.cli", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(8)
-        proc.terminate()
-        _, stderr = proc.communicate(timeout=30)
+        log_path = tmp_path / "worker.log"
+        with log_path.open("w") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pressroom.cli", "worker"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+            )
+            try:
+                wait_for(lambda: "never migrated" in log_path.read_text(), timeout=60)
+                time.sleep(3.5)  # three more tries, a second apart: said once all the same
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+        stderr = log_path.read_text()
         assert stderr.count("never migrated") == 1, stderr
         assert "does not exist" not in stderr
 

@@ -47,7 +47,6 @@ _COALESCE_SECONDS = 0.005
 _MAX_UNRECORDED_PER_THREAD = 2
 # How long the loop waits after a database error before trying again.
 _DATABASE_RETRY_SECONDS = 1.0
-_NOT_MIGRATED_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ class Worker:
                     "`pressroom db upgrade` (or `make migrate-up`); waiting for it."
                 )
                 self._told_not_migrated = True
-            return _NOT_MIGRATED_RETRY_SECONDS
+            return _DATABASE_RETRY_SECONDS
         log.warning("database unavailable, retrying: %s", short_error(exc))
         return _DATABASE_RETRY_SECONDS
 
