@@ -66,6 +66,7 @@ _BOILERPLATE = re.compile(
 )
 _CODEISH = re.compile(r"[{}<>=;$#*\\|`\[\]_/]")
 _MARKUP = re.compile(r"&[a-z]+;|\]\(|\*\*|__|^#|</?[a-z]")
+_POINTS_BACK = re.compile(r"\b(?:this|that|these|those|it|them|above|below)[.!?]$", re.I)
 _END = re.compile(r"[.!?][\"'\u201d\u2019)]*$")
 
 
@@ -99,8 +100,10 @@ def _position_weight(doc: Document, sentence: Sentence, opens_section: bool) -> 
     if genre == "faq":
         return 1.3 if opens_section else 1.0
     if genre == "reference":
-        first_section = doc.blocks[sentence.block].section <= doc.first_prose_section
-        return (1.4 if first_section else 1.0) * (1.1 if sentence.first_in_block else 1.0)
+        # A manual's first section says what the thing is; the rest is options and details.
+        if doc.blocks[sentence.block].section <= doc.first_prose_section:
+            return 2.0 if sentence.first_in_block else 1.3
+        return 1.1 if sentence.first_in_block else 1.0
     if sentence.index == 0:
         return 1.5
     lead = 1.15 if sentence.index < 3 else 1.0
@@ -142,6 +145,8 @@ def score_sentences(doc: Document, keywords: Sequence[Keyword], language: str) -
             score *= 0.75
         if sentence.text.endswith("?"):
             score *= 0.7
+        if _POINTS_BACK.search(sentence.text):
+            score *= 0.6  # "Git doesn't provide a way to do this.": this is elsewhere
         if not _MIN_WORDS <= n_words <= _MAX_WORDS:
             score *= 0.4
         scored.append(Scored(sentence, score, frozenset(bag)))
