@@ -47,7 +47,11 @@ def _read(source: str) -> str:
         page, section = source[4:].rstrip(")").split("(")
         env = {**os.environ, "MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0"}
         out = subprocess.run(
-            ["man", "--nh", "--nj", section, page], capture_output=True, text=True, env=env, check=True
+            ["man", "--nh", "--nj", section, page],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
         ).stdout
         # col -b: drop the overstrike bold/underline a terminal would show.
         return subprocess.run(["col", "-bx"], input=out, capture_output=True, text=True).stdout

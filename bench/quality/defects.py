@@ -7,6 +7,7 @@ evaluation (bench/quality/__main__.py) and by tests/generation/test_quality.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -128,7 +129,7 @@ def keyword_defects(keywords: Sequence[str], source: str) -> list[str]:
         # "valgrind Frequently": a capital the source gives the word only at a sentence start.
         if any(
             a.islower() and b[:1].isupper() and not b.isupper() and spelled[b] < spelled[b.lower()]
-            for a, b in zip(ws, ws[1:], strict=False)
+            for a, b in itertools.pairwise(ws)
         ):
             found.append(f"sentence-start capital inside a phrase: {k}")
     return found

@@ -219,7 +219,8 @@ class TestBadOutput:
         fake.script = [completion('{"summary": "string"}'), completion(json.dumps(good))]
         result = OpenAIEngine(settings(base_url)).generate(request("summary"))
         assert result.artifacts[0].content == good["summary"]
-        assert result.usage is not None and result.usage.prompt_tokens == 2 * 321
+        assert result.usage is not None
+        assert result.usage.prompt_tokens == 2 * 321
 
     def test_placeholder_posts_are_refused(self, fake_openai: tuple[FakeOpenAI, str]) -> None:
         fake, base_url = fake_openai
@@ -232,7 +233,7 @@ class TestBadOutput:
     def test_echoed_descriptions_are_refused(self, fake_openai, kind: str) -> None:
         fake, base_url = fake_openai
         fake.responder = echo_prompt
-        with pytest.raises(MalformedOutputError, match="prompt's own wording|bad field"):
+        with pytest.raises(MalformedOutputError, match=r"prompt's own wording|bad field"):
             OpenAIEngine(settings(base_url)).generate(request(kind))
 
     def test_one_post_for_every_network_is_refused(self, fake_openai) -> None:

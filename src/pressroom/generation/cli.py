@@ -14,10 +14,10 @@ from rich.panel import Panel
 
 from pressroom.config import get_settings
 from pressroom.errors import AppError
-from pressroom.observability import configure_logging
 from pressroom.generation.base import GenerationRequest, GenerationResult
 from pressroom.generation.errors import InputError
 from pressroom.generation.kinds import JobKind, SourceFormat, parse_input
+from pressroom.observability import configure_logging
 
 _BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 

@@ -31,7 +31,9 @@ _TERMINAL = re.compile(r"[.!?:;\u2026\"\u201d\u2019)]$")
 # A man page's running header and footer: "GITFAQ(7)   Git Manual   GITFAQ(7)".
 _MAN_RUNNING = re.compile(r"^\S+\(\w+\)\s{3,}.*|^.*\s{3,}\S+\(\w+\)$")
 _COLUMNS = re.compile(r"\S\s{3,}\S")
-_CODE_LINE = re.compile(r"^\s*(?:[$%>#]\s|\.\./|/\*|//)|[{};]\s*$|\w\(.*\)\s*;|\s(?:==|!=|->|=>|&&|\|\|)\s")
+_CODE_LINE = re.compile(
+    r"^\s*(?:[$%>#]\s|\.\./|/\*|//)|[{};]\s*$|\w\(.*\)\s*;|\s(?:==|!=|->|=>|&&|\|\|)\s"
+)
 _NOT_HEADING = re.compile(r"[=$<>{}\[\]|;`/\\]|^[-+]")
 _DASH = r"\s+[-\u2010\u2011\u2212\u2013\u2014]\s+"
 _BREAK_HYPHEN = re.compile(r"(?<=[^\W\d_])[-\u2010]\n\s*(?=[^\W\d_])")
@@ -415,9 +417,9 @@ def _man_title(blocks: list[Block]) -> tuple[str | None, list[Block]]:
 
 def _lead_title(blocks: list[Block]) -> str | None:
     # A README that opens with its name in a centred <p> or a bare line, not a heading.
-    if blocks and blocks[0].kind == "paragraph" and len(words(blocks[0].text)) <= 6:
-        if not _TERMINAL.search(blocks[0].text):
-            return blocks[0].text
+    first = blocks[0] if blocks else None
+    if first and first.kind == "paragraph" and len(words(first.text)) <= 6:
+        return None if _TERMINAL.search(first.text) else first.text
     return None
 
 

@@ -241,8 +241,9 @@ _GENERIC_HEADINGS = frozenset(
     license licence copyright installation installing install usage summary conclusion notes
     note examples example files environment history references index sponsors contributing
     community changelog credits acknowledgements acknowledgments requirements documentation
-    table-of-contents see-also project-links getting-started further-reading exit-status""".split()
-)  # noqa: SIM905
+    table-of-contents see-also project-links getting-started further-reading exit-status
+    """.split()  # noqa: SIM905
+)
 
 
 def _heading_title(text: str) -> str | None:

@@ -128,6 +128,4 @@ def extract(doc: Document, count: int, language: str) -> list[Keyword]:
         if len(chosen) == count:
             break
     spellings = _spellings(doc)
-    return [
-        Keyword(_casing(_surface(p, text), spellings), round(s, 6), n) for p, _, s, n in chosen
-    ]
+    return [Keyword(_casing(_surface(p, text), spellings), round(s, 6), n) for p, _, s, n in chosen]

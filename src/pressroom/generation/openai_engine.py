@@ -80,6 +80,15 @@ _CONTEXT_LENGTH = re.compile(
 # Hosted APIs answer in seconds; a local model on a CPU can take minutes for a long article.
 HOSTED_TIMEOUT_S, LOCAL_TIMEOUT_S = 60.0, 600.0
 SAMPLES = 2  # a malformed answer is sampled once more before the job fails
+# Enough for every field at its limits; a model that loops inside a string stops here
+# (finish_reason "length", a malformed answer) instead of filling its whole context.
+MAX_TOKENS: dict[JobKind, int] = {
+    JobKind.SUMMARY: 600,
+    JobKind.KEY_POINTS: 700,
+    JobKind.SEO: 700,
+    JobKind.SOCIAL_POSTS: 1500,
+    JobKind.FULL_PACK: 3000,
+}
 
 
 class MalformedOutputError(TransientEngineError):
@@ -119,16 +128,17 @@ class OpenAIEngine:
         # Upstream error messages may quote the key (OpenAI's 401 does, partly): never pass it on.
         return text.replace(self._secret, "***") if self._secret else text
 
-    def _create(self, prompt: str, response_format: dict[str, Any]) -> Any:
+    def _create(self, kind: JobKind, prompt: str, response_format: dict[str, Any]) -> Any:
         try:
-            return self._client.chat.completions.create(
+            return self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.model,
                 messages=[
                     {"role": "system", "content": SYSTEM},
                     {"role": "user", "content": prompt},
                 ],
-                response_format=response_format,  # type: ignore[arg-type]
+                response_format=response_format,
                 temperature=self.temperature,
+                max_tokens=MAX_TOKENS[kind],
             )
         except openai.APITimeoutError:
             raise TransientEngineError(
@@ -144,14 +154,14 @@ class OpenAIEngine:
         try:
             try:
                 response_format = json_schema(data, kind) if self.structured else None
-                response = self._create(prompt, response_format or {"type": "json_object"})
+                response = self._create(kind, prompt, response_format or {"type": "json_object"})
             except openai.BadRequestError as exc:
                 if not self.structured or _is_context_length(exc):
                     raise
                 # A server without structured output (older vLLM, some proxies): JSON mode.
                 log.warning("generation.openai.no_json_schema", detail=self._scrub(exc.message))
                 self.structured = False
-                response = self._create(prompt, {"type": "json_object"})
+                response = self._create(kind, prompt, {"type": "json_object"})
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from None
         if not response.choices or not response.choices[0].message.content:
@@ -256,9 +266,7 @@ def parse_output(content: str, data: SourceInput, kind: JobKind) -> dict[str, An
         raw["social_posts"] = {k.strip().lower(): v for k, v in posts.items()}
         if "x" in raw["social_posts"]:
             raw["social_posts"].setdefault("twitter", raw["social_posts"].pop("x"))
-    missing = [
-        f for f in REQUIRED_FIELDS[kind] if not any(s.strip() for s in _strings(raw.get(f)))
-    ]
+    missing = [f for f in REQUIRED_FIELDS[kind] if not any(s.strip() for s in _strings(raw.get(f)))]
     if missing:
         raise MalformedOutputError(f"The model's answer lacks {', '.join(missing)}.")
     try:

@@ -51,6 +51,7 @@ def asked_fields(kind: JobKind) -> tuple[str, ...]:
     required = REQUIRED_FIELDS[kind]
     return (*required, "hashtags") if "social_posts" in required else required
 
+
 # Targets sit below the caps: models overshoot a stated limit, and a cut post ends in "…".
 TARGET_SHARE = 0.8
 NETWORK_GUIDANCE: dict[Network, str] = {
@@ -112,8 +113,7 @@ def field_descriptions(data: SourceInput, kind: JobKind) -> dict[str, str]:
         "title_suggestions": f"{o['titles']} headline suggestions for the article, each at "
         f"most {TITLE_SUGGESTION_MAX_CHARS - 10} characters, all different",
         "social_posts": "one post per network, each written for that network and different "
-        "from the others, without the link and without hashtags (both are added after): "
-        + posts,
+        "from the others, without the link and without hashtags (both are added after): " + posts,
         "hashtags": f"{o['hashtags']} hashtags for the posts, each one word starting with #",
     }
     return {name: all_fields[name] for name in asked_fields(kind)}
@@ -126,7 +126,10 @@ def _model(kind: JobKind, points: int, keywords: int, titles: int, hashtags: int
 
     def items(count: int) -> Any:
         # The schema asks for exactly `count`; an answer with fewer is still usable.
-        return (list[str], Field(min_length=count if exact else 1, max_length=count if exact else None))
+        return (
+            list[str],
+            Field(min_length=count if exact else 1, max_length=count if exact else None),
+        )
 
     posts_model = create_model(
         "SocialPosts",

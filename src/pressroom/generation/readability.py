@@ -32,7 +32,7 @@ def _dictionary(language: str) -> pyphen.Pyphen | None:
 
 def syllables(word: str, language: str) -> int:
     if language == "en":
-        return max(1, syllapy.count(word))
+        return max(1, int(syllapy.count(word)))
     dic = _dictionary(language)
     if dic is not None:
         return len(dic.positions(word)) + 1
