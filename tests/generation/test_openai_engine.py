@@ -14,9 +14,9 @@ from pressroom.generation.errors import (
     InputTooLongError,
     TransientEngineError,
 )
-from pressroom.generation.kinds import NETWORK_LIMITS, ArtifactType, Network
+from pressroom.generation.kinds import NETWORK_LIMITS, ArtifactType, JobKind, Network
 from pressroom.generation.openai_engine import MalformedOutputError, OpenAIEngine
-from pressroom.generation.prompts import post_budget
+from pressroom.generation.prompts import json_schema, post_budget
 from pressroom.generation.social import post_length
 from tests.generation.conftest import article
 from tests.generation.fake_openai import (
@@ -316,3 +316,11 @@ class TestStructuredOutput:
         assert local.timeout_s == 600
         hosted = OpenAIEngine(Settings(openai_api_key=SecretStr("sk-x")))
         assert hosted.timeout_s == 60
+
+    def test_bounds_go_to_local_servers_but_not_to_openai(self) -> None:
+        data = request().input
+        local = json.dumps(json_schema(data, JobKind.FULL_PACK))
+        hosted = json.dumps(json_schema(data, JobKind.FULL_PACK, bounded=False))
+        assert '"maxLength": 155' in local  # the meta description, held to its limit
+        assert "maxLength" not in hosted
+        assert "minItems" not in hosted

@@ -30,6 +30,7 @@ _LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.)])\s+")
 _TERMINAL = re.compile(r"[.!?:;\u2026\"\u201d\u2019)]$")
 # A man page's running header and footer: "GITFAQ(7)   Git Manual   GITFAQ(7)".
 _MAN_RUNNING = re.compile(r"^\S+\(\w+\)\s{3,}.*|^.*\s{3,}\S+\(\w+\)$")
+_BARE_URL = re.compile(r"https?://\S+")
 _COLUMNS = re.compile(r"\S\s{3,}\S")
 _CODE_LINE = re.compile(
     r"^\s*(?:[$%>#]\s|\.\./|/\*|//)|[{};]\s*$|\w\(.*\)\s*;|\s(?:==|!=|->|=>|&&|\|\|)\s"
@@ -130,6 +131,8 @@ def _sectioned(raw: list[tuple[BlockKind, str]]) -> list[Block]:
         text = clean(text)
         if not text:
             continue
+        if kind in PROSE and sum(map(len, _BARE_URL.findall(text))) > 0.3 * len(text):
+            kind = "nav"  # "The full list of Redis commands. https://redis.io/commands"
         if kind == "heading":
             section += 1
         blocks.append(Block(kind, text, section))

@@ -94,7 +94,9 @@ def _terms(text: str, stop: frozenset[str]) -> list[str]:
     return [stem(w) for w in words(text) if w.lower() not in stop and not w.isdigit()]
 
 
-def _position_weight(doc: Document, sentence: Sentence, opens_section: bool) -> float:
+def _position_weight(
+    doc: Document, sentence: Sentence, position: int, opens_section: bool
+) -> float:
     """The lead bias, by genre: an article's lead, a FAQ's answers, a reference's synopsis."""
     genre = doc.genre
     if genre == "faq":
@@ -104,10 +106,12 @@ def _position_weight(doc: Document, sentence: Sentence, opens_section: bool) -> 
         if doc.blocks[sentence.block].section <= doc.first_prose_section:
             return 2.0 if sentence.first_in_block else 1.3
         return 1.1 if sentence.first_in_block else 1.0
-    if sentence.index == 0:
+    # The lead counts from the first real sentence (a README's badges and tagline are not it).
+    if position == 0:
         return 1.5
-    lead = 1.15 if sentence.index < 3 else 1.0
-    return lead * (1.1 if sentence.first_in_block else 1.0)
+    lead = 1.15 if position < 3 else 1.0
+    paragraph = doc.blocks[sentence.block].kind == "paragraph"
+    return lead * (1.1 if sentence.first_in_block and paragraph else 1.0)
 
 
 def score_sentences(doc: Document, keywords: Sequence[Keyword], language: str) -> list[Scored]:
@@ -126,7 +130,7 @@ def score_sentences(doc: Document, keywords: Sequence[Keyword], language: str) -
     seen_sections: set[int] = set()
     seen_texts: set[str] = set()
     scored: list[Scored] = []
-    for sentence, bag in zip(sentences, bags, strict=True):
+    for position, (sentence, bag) in enumerate(zip(sentences, bags, strict=True)):
         section = doc.blocks[sentence.block].section
         opens_section = section not in seen_sections
         seen_sections.add(section)
@@ -139,10 +143,11 @@ def score_sentences(doc: Document, keywords: Sequence[Keyword], language: str) -
             freq[t] / top * (1.5 if t in keyword_terms else 1.0) * (1.2 if t in title_terms else 1)
             for t in set(bag)
         )
-        score = weight / len(bag) ** 0.5 * _position_weight(doc, sentence, opens_section)
+        score = weight / len(bag) ** 0.5
+        score *= _position_weight(doc, sentence, position, opens_section)
         first = words(sentence.text)[0].lower()
-        if language == "en" and first in _DEPENDENT_EN:
-            score *= 0.75
+        if language == "en" and first in _DEPENDENT_EN and position > 0:
+            score *= 0.75  # the opening sentence has nothing before it to lean on
         if sentence.text.endswith("?"):
             score *= 0.7
         if _POINTS_BACK.search(sentence.text):

@@ -98,10 +98,6 @@ class MalformedOutputError(TransientEngineError):
     title = "Generation engine returned unusable output"
 
 
-def default_timeout(base_url: str) -> float:
-    return HOSTED_TIMEOUT_S if "api.openai.com" in base_url else LOCAL_TIMEOUT_S
-
-
 class OpenAIEngine:
     name = "openai"
 
@@ -113,9 +109,11 @@ class OpenAIEngine:
         self.model = settings.openai_model
         self.temperature = settings.openai_temperature
         self.max_input_chars = settings.openai_max_input_chars
-        self.timeout_s = settings.openai_timeout_s or default_timeout(settings.openai_base_url)
         # Until the server refuses a json_schema response_format; then JSON mode.
         self.structured = True
+        self.hosted = "api.openai.com" in settings.openai_base_url
+        default_timeout = HOSTED_TIMEOUT_S if self.hosted else LOCAL_TIMEOUT_S
+        self.timeout_s = settings.openai_timeout_s or default_timeout
         self._client = openai.OpenAI(
             base_url=settings.openai_base_url,
             # Local OpenAI-compatible servers need no key, but the SDK insists on one.
@@ -153,7 +151,9 @@ class OpenAIEngine:
         prompt = user_prompt(data, kind, article[: self.max_input_chars], truncated)
         try:
             try:
-                response_format = json_schema(data, kind) if self.structured else None
+                response_format = (
+                    json_schema(data, kind, bounded=not self.hosted) if self.structured else None
+                )
                 response = self._create(kind, prompt, response_format or {"type": "json_object"})
             except openai.BadRequestError as exc:
                 if not self.structured or _is_context_length(exc):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -120,30 +120,33 @@ def field_descriptions(data: SourceInput, kind: JobKind) -> dict[str, str]:
 
 
 @lru_cache(maxsize=256)
-def _model(kind: JobKind, points: int, keywords: int, titles: int, hashtags: int,
-           networks: tuple[Network, ...], exact: bool) -> type[BaseModel]:  # fmt: skip
-    text = (str, Field(min_length=1))
+def _model(kind: JobKind, o: tuple[tuple[str, Any], ...], exact: bool) -> type[BaseModel]:
+    """`exact`: every count and length the prompt states, for a server to decode within;
+    otherwise the lenient shape an answer is validated with (we trim what is too long)."""
+    opts = dict(o)
 
-    def items(count: int) -> Any:
-        # The schema asks for exactly `count`; an answer with fewer is still usable.
-        return (
-            list[str],
-            Field(min_length=count if exact else 1, max_length=count if exact else None),
-        )
+    def text(max_chars: int) -> Any:
+        return (str, Field(min_length=1, max_length=max_chars if exact else None))
 
+    def items(count: int, max_chars: int) -> Any:
+        item = Annotated[str, Field(max_length=max_chars)] if exact else str
+        size = {"min_length": count, "max_length": count} if exact else {"min_length": 1}
+        return (list[item], Field(**size))  # type: ignore[valid-type]
+
+    networks: tuple[Network, ...] = opts["networks"]
     posts_model = create_model(
         "SocialPosts",
         __base__=_Output,
-        **{n.value: (str, Field(min_length=1)) for n in networks},  # type: ignore[call-overload]
+        **{n.value: text(post_budget(n, opts["url"], opts["hashtags"])) for n in networks},
     )
     fields: dict[str, Any] = {
-        "summary": text,
-        "key_points": items(points),
-        "meta_description": text,
-        "keywords": items(keywords),
-        "title_suggestions": items(titles),
+        "summary": text(min(1500, opts["sentences"] * 250)),
+        "key_points": items(opts["points"], 250),
+        "meta_description": text(META_DESCRIPTION_MAX_CHARS),
+        "keywords": items(opts["keywords"], 60),
+        "title_suggestions": items(opts["titles"], TITLE_SUGGESTION_MAX_CHARS),
         "social_posts": (posts_model, ...),
-        "hashtags": items(max(1, hashtags)) if exact else (list[str] | None, None),
+        "hashtags": items(max(1, opts["hashtags"]), 30) if exact else (list[str] | None, None),
     }
     chosen = {name: fields[name] for name in asked_fields(kind)}
     model: type[BaseModel] = create_model(f"Pressroom_{kind.value}", __base__=_Output, **chosen)
@@ -151,19 +154,33 @@ def _model(kind: JobKind, points: int, keywords: int, titles: int, hashtags: int
 
 
 def output_model(data: SourceInput, kind: JobKind, *, exact: bool = False) -> type[BaseModel]:
-    """The answer's model: `exact` for the schema sent, lenient on list lengths to validate."""
-    o = _options(data)
-    return _model(
-        kind, o["points"], o["keywords"], o["titles"], o["hashtags"], o["networks"], exact
-    )
+    return _model(kind, tuple(_options(data).items()), exact)
 
 
-def json_schema(data: SourceInput, kind: JobKind) -> dict[str, Any]:
+# JSON-schema keywords that bound a length or a count. llama.cpp and vLLM compile them into
+# their grammars, which keeps a small model from rambling; OpenAI's strict mode accepts only
+# a subset of JSON Schema without them, so they are left out for it.
+_BOUNDS = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
+
+
+def _unbounded(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _unbounded(v) for k, v in node.items() if k not in _BOUNDS}
+    if isinstance(node, list):
+        return [_unbounded(v) for v in node]
+    return node
+
+
+def json_schema(data: SourceInput, kind: JobKind, *, bounded: bool = True) -> dict[str, Any]:
     """`response_format` for servers that constrain decoding to a schema."""
     schema = output_model(data, kind, exact=True).model_json_schema()
     return {
         "type": "json_schema",
-        "json_schema": {"name": f"pressroom_{kind.value}", "schema": schema, "strict": True},
+        "json_schema": {
+            "name": f"pressroom_{kind.value}",
+            "schema": schema if bounded else _unbounded(schema),
+            "strict": True,
+        },
     }
 
 
