@@ -129,9 +129,10 @@ def _model(kind: JobKind, o: tuple[tuple[str, Any], ...], exact: bool) -> type[B
         return (str, Field(min_length=1, max_length=max_chars if exact else None))
 
     def items(count: int, max_chars: int) -> Any:
-        item = Annotated[str, Field(max_length=max_chars)] if exact else str
-        size = {"min_length": count, "max_length": count} if exact else {"min_length": 1}
-        return (list[item], Field(**size))  # type: ignore[valid-type]
+        if exact:
+            item = Annotated[str, Field(max_length=max_chars)]
+            return (list[item], Field(min_length=count, max_length=count))  # type: ignore[valid-type]
+        return (list[str], Field(min_length=1))
 
     networks: tuple[Network, ...] = opts["networks"]
     posts_model = create_model(
