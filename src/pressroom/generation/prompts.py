@@ -131,7 +131,7 @@ def _model(kind: JobKind, o: tuple[tuple[str, Any], ...], exact: bool) -> type[B
     def items(count: int, max_chars: int) -> Any:
         if exact:
             item = Annotated[str, Field(max_length=max_chars)]
-            return (list[item], Field(min_length=count, max_length=count))  # type: ignore[valid-type]
+            return (list[item], Field(min_length=count, max_length=count))
         return (list[str], Field(min_length=1))
 
     networks: tuple[Network, ...] = opts["networks"]
