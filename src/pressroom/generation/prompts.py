@@ -125,12 +125,15 @@ def _model(kind: JobKind, o: tuple[tuple[str, Any], ...], exact: bool) -> type[B
     otherwise the lenient shape an answer is validated with (we trim what is too long)."""
     opts = dict(o)
 
-    def text(max_chars: int) -> Any:
-        return (str, Field(min_length=1, max_length=max_chars if exact else None))
-
-    def items(count: int, max_chars: int) -> Any:
+    # Minimum lengths too: a grammar that allows "" or "#" gets them from a small model.
+    def text(max_chars: int, min_chars: int = 20) -> Any:
         if exact:
-            item = Annotated[str, Field(max_length=max_chars)]
+            return (str, Field(min_length=min_chars, max_length=max_chars))
+        return (str, Field(min_length=1))
+
+    def items(count: int, max_chars: int, min_chars: int) -> Any:
+        if exact:
+            item = Annotated[str, Field(min_length=min_chars, max_length=max_chars)]
             return (list[item], Field(min_length=count, max_length=count))
         return (list[str], Field(min_length=1))
 
@@ -141,13 +144,13 @@ def _model(kind: JobKind, o: tuple[tuple[str, Any], ...], exact: bool) -> type[B
         **{n.value: text(post_budget(n, opts["url"], opts["hashtags"])) for n in networks},
     )
     fields: dict[str, Any] = {
-        "summary": text(min(1500, opts["sentences"] * 250)),
-        "key_points": items(opts["points"], 250),
-        "meta_description": text(META_DESCRIPTION_MAX_CHARS),
-        "keywords": items(opts["keywords"], 60),
-        "title_suggestions": items(opts["titles"], TITLE_SUGGESTION_MAX_CHARS),
+        "summary": text(min(1500, opts["sentences"] * 250), 40),
+        "key_points": items(opts["points"], 250, 20),
+        "meta_description": text(META_DESCRIPTION_MAX_CHARS, 40),
+        "keywords": items(opts["keywords"], 60, 2),
+        "title_suggestions": items(opts["titles"], TITLE_SUGGESTION_MAX_CHARS, 10),
         "social_posts": (posts_model, ...),
-        "hashtags": items(max(1, opts["hashtags"]), 30) if exact else (list[str] | None, None),
+        "hashtags": items(max(1, opts["hashtags"]), 30, 3) if exact else (list[str] | None, None),
     }
     chosen = {name: fields[name] for name in asked_fields(kind)}
     model: type[BaseModel] = create_model(f"Pressroom_{kind.value}", __base__=_Output, **chosen)
