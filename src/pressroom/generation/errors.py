@@ -38,6 +38,7 @@ class InputTooLongError(InputError):
 
     code = "input_too_long"
     title = "Input too long for the model"
+    refund: ClassVar[bool] = True
 
 
 class TransientEngineError(ServiceUnavailable):
