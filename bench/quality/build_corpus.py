@@ -67,14 +67,43 @@ def _read(source: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+# Where each document's copyright and licence text is: Debian's copyright file of the
+# package that ships it, or the licence files in the wheel's metadata.
+_LICENCE_FILES = {
+    "man:gitfaq(7)": ["/usr/share/doc/git/copyright"],
+    "man:gitcore-tutorial(7)": ["/usr/share/doc/git/copyright"],
+    "man:ssh(1)": ["/usr/share/doc/openssh-client/copyright"],
+    "man:ssh-keygen(1)": ["/usr/share/doc/openssh-client/copyright"],
+}
+
+
+def _licence_files(source: str) -> list[Path]:
+    if source in _LICENCE_FILES:
+        return [Path(p) for p in _LICENCE_FILES[source]]
+    if source.startswith("site-packages:"):
+        name = source.split(":", 1)[1].replace("-", "_").lower()
+        (info,) = (p for p in SITE.glob("*.dist-info") if p.name.lower().startswith(name + "-"))
+        return sorted(p for p in info.rglob("*") if p.is_file() and "licen" in str(p).lower())
+    package = Path(source).parts[4]  # /usr/share/doc/<package>/...
+    return [Path("/usr/share/doc") / package / "copyright"]
+
+
 def main() -> int:
     CORPUS.mkdir(exist_ok=True)
+    licences = CORPUS / "licences"
+    licences.mkdir(exist_ok=True)
     manifest = []
     for name, kind, fmt, source, licence in DOCUMENTS:
         (CORPUS / name).write_text(_read(source), encoding="utf-8")
+        copied = []
+        for path in _licence_files(source):
+            target = licences / f"{Path(name).stem}.{path.name}"
+            target.write_bytes(path.read_bytes())
+            copied.append(f"licences/{target.name}")
         manifest.append(
-            {"file": name, "kind": kind, "format": fmt, "source": source, "licence": licence}
-        )
+            {"file": name, "kind": kind, "format": fmt, "source": source, "licence": licence,
+             "licence_files": copied}
+        )  # fmt: skip
     (CORPUS / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{len(manifest)} documents in {CORPUS}")
     return 0
