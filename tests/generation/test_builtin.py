@@ -128,7 +128,9 @@ class TestSanitising:
         )
         html = one(run("full_pack", text, "markdown"), ArtifactType.RENDERED_HTML)
         assert "<script" not in html
-        assert "<img" not in html
+        assert "alert(" not in html.replace("javascript:alert(1)", "")  # only as link text
+        assert "onerror" not in html
+        assert '<img src="x">' in html  # inline HTML is rendered, through the sanitiser
         assert 'href="javascript' not in html
         assert 'href="https://example.org"' in html
         assert 'rel="noopener noreferrer nofollow"' in html
@@ -227,3 +229,23 @@ class TestLongInput:
 
 def test_job_kind_strings() -> None:
     assert {k.value for k in JobKind} >= {"summary", "key_points", "seo", "social_posts"}
+
+
+class TestInlineHtmlInMarkdown:
+    def test_details_render_and_their_tags_are_not_keywords(self) -> None:
+        text = (
+            "# Valgrind notes\n\n"
+            "Valgrind finds memory errors in C programs before users do.\n\n"
+            "<details>\n<summary>Why run Valgrind in CI?</summary>\n\n"
+            "Valgrind catches leaks that tests miss, and Valgrind reports them with stacks.\n\n"
+            "</details>\n\n"
+            "Run Valgrind on every release build, since Valgrind is slow but thorough.\n"
+        )
+        result = run("full_pack", text, "markdown")
+        html = one(result, ArtifactType.RENDERED_HTML)
+        assert "<details>" in html
+        assert "<summary>" in html
+        assert "&lt;details" not in html
+        keywords = json.loads(one(result, ArtifactType.KEYWORDS))
+        assert not {"details", "summary"} & {k.lower() for k in keywords}
+        assert "Valgrind" in keywords  # the name as the prose writes it

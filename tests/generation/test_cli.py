@@ -5,7 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from pressroom.cli import app
+from pressroom.config import get_settings
 from tests.generation.conftest import FIXTURES
+from tests.generation.fake_openai import completion
 
 runner = CliRunner()
 
@@ -46,3 +48,25 @@ class TestGenerateCommand:
         result = runner.invoke(app, ["generate", "--kind", "summary", str(path)])
         assert result.exit_code == 2
         assert "text:" in result.output
+
+
+class TestOpenAIEngineJson:
+    def test_json_prints_only_json_on_stdout(self, fake_openai, monkeypatch) -> None:
+        fake, base_url = fake_openai
+        answer = {"summary": "Heat pumps are spreading through small towns."}
+        fake.script = [completion(json.dumps(answer))]
+        monkeypatch.setenv("PRESSROOM_OPENAI_BASE_URL", base_url)
+        monkeypatch.setenv("PRESSROOM_OPENAI_MODEL", "fake-model")
+        get_settings.cache_clear()
+        try:
+            result = runner.invoke(
+                app,
+                ["generate", "--engine", "openai", "--kind", "summary", "--json",
+                 str(FIXTURES / "heat_pumps.md")],
+            )  # fmt: skip
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)  # the whole of stdout is the JSON document
+        assert body["engine"] == "openai"
+        assert body["usage"]["prompt_tokens"] == 321

@@ -82,11 +82,15 @@ class _Run:
         )
         self.scored = extractive.score_sentences(self.doc, self.keywords, self.language)
         self.summary = extractive.summary(self.scored, _opt(data, "sentences", 5))
-        self.points = extractive.key_points(self.doc, self.scored, _opt(data, "points", 5))
+        self.points = extractive.key_points(
+            self.doc, self.scored, _opt(data, "points", 5), self.summary
+        )
 
     def ranked_sentences(self) -> list[str]:
         ranked = sorted(self.scored, key=lambda s: (-s.score, s.sentence.index))
-        return [s.sentence.text for s in ranked]
+        title = (self.doc.title or "").lower()
+        # score_sentences already dropped repeats; a sentence that is the headline is one too.
+        return [s.sentence.text for s in ranked if s.sentence.text.lower() != title]
 
     def social_posts(self) -> list[ArtifactDraft]:
         url_value = _opt(self.data, "url", None)

@@ -17,6 +17,7 @@ from pressroom.errors import AppError
 from pressroom.generation.base import GenerationRequest, GenerationResult
 from pressroom.generation.errors import InputError
 from pressroom.generation.kinds import JobKind, SourceFormat, parse_input
+from pressroom.observability import configure_logging
 
 _BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -72,6 +73,8 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run a generation engine on FILE and print the artifacts."""
+    # Logs (the openai engine's usage line) go to stderr, so `--json` leaves stdout pure JSON.
+    configure_logging("WARNING" if as_json else "INFO")
     text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     fmt = source_format or SourceFormat(_BY_SUFFIX.get(file.suffix.lower(), "text"))
     data: dict[str, Any] = {"text": text, "format": fmt.value, "language": language}

@@ -1,7 +1,8 @@
 """How a generation can fail, in the three ways the worker must tell apart.
 
-- `InputError`: the user's input cannot be turned into content (too short, garbage, too long
-  for the model). Retrying cannot help and the quota is not refunded: the work was asked for.
+- `InputError`: the user's input cannot be turned into content (too short, garbage).
+  Retrying cannot help and the quota is not refunded: the work was asked for.
+  `InputTooLongError`, too long for the model's context, is not retried but is refunded.
 - `TransientEngineError`: the engine could not answer now (timeout, connection error, 429,
   5xx, an unparsable answer from a model). The worker retries; if the last attempt fails too,
   the job fails and its quota is refunded.
@@ -28,6 +29,16 @@ class InputError(InvalidInput):
     def __init__(self, detail: str, *, field: str = "input.text") -> None:
         super().__init__(detail, extra={"errors": [{"field": field, "message": detail}]})
         self.field = field
+
+
+class InputTooLongError(InputError):
+    """The text does not fit the model's context. Not retried; unlike other input errors the
+    quota is refunded: the limit is the deployment's model, which the user could not see when
+    the API accepted the text (docs/generation.md)."""
+
+    code = "input_too_long"
+    title = "Input too long for the model"
+    refund: ClassVar[bool] = True
 
 
 class TransientEngineError(ServiceUnavailable):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,11 +40,16 @@ def stopwords(language: str) -> frozenset[str]:
 
 
 def stem(word: str) -> str:
-    """Lower case, English plural folded: enough to see 'heat pumps' as 'heat pump'."""
+    """Lower case, English plural folded: 'heat pumps' is 'heat pump', 'libraries' 'library',
+    'branches' 'branch'."""
     word = word.lower()
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return word[:-2]
+    return word[:-1]
 
 
 @dataclass(frozen=True)
@@ -60,15 +66,22 @@ def _yake_text(doc: Document) -> str:
     return " ".join(p if _TERMINAL.search(p) else p + "." for p in parts)[:_MAX_CHARS]
 
 
-def _casing(phrase: str, text: str) -> str:
-    # Keep capitals only for words never written in lower case (names, acronyms).
+def _casing(phrase: str, spellings: dict[str, Counter[str]]) -> str:
+    """Each word as the prose writes it most often away from a sentence's start: "Git" and
+    "HTTP" keep their capitals, "Frequently" (capitalised only after a full stop) does not."""
     out = []
     for word in phrase.split(" "):
-        lowered = word.lower()
-        if word != lowered and re.search(rf"(?<!\w){re.escape(lowered)}(?!\w)", text):
-            word = lowered
-        out.append(word)
+        forms = spellings.get(word.lower())
+        out.append(forms.most_common(1)[0][0] if forms else word.lower())
     return " ".join(out)
+
+
+def _spellings(doc: Document) -> dict[str, Counter[str]]:
+    forms: dict[str, Counter[str]] = {}
+    for sentence in doc.sentences:
+        for word in words(sentence.text)[1:]:
+            forms.setdefault(word.lower(), Counter())[word] += 1
+    return forms
 
 
 def _surface(phrase: str, text: str) -> str:
@@ -114,4 +127,5 @@ def extract(doc: Document, count: int, language: str) -> list[Keyword]:
         chosen.append((phrase, key, score, occurrences))
         if len(chosen) == count:
             break
-    return [Keyword(_casing(_surface(p, text), text), round(s, 6), n) for p, _, s, n in chosen]
+    spellings = _spellings(doc)
+    return [Keyword(_casing(_surface(p, text), spellings), round(s, 6), n) for p, _, s, n in chosen]

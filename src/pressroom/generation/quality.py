@@ -27,7 +27,7 @@ def check_usable(doc: Document, language: str) -> None:
     if not any(len(words(s.text)) >= 4 for s in doc.sentences):
         raise InputError("The text has no sentence of four words or more.")
     stop = stopwords(language)
-    if len(stop) > 50 and len(tokens) >= 15:
+    if len(stop) > 50 and len(tokens) >= MIN_WORDS:
         # Real prose in any language is roughly a third function words; noise has none.
         ratio = sum(1 for t in tokens if t.lower() in stop) / len(tokens)
         if ratio < 0.05:

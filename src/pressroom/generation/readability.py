@@ -2,8 +2,10 @@
 
 textstat is the usual library for this, but for English it calls `nltk.download('cmudict')`
 at run time (textstat/backend/utils/_get_cmudict.py), which this project forbids. The
-formulas are short and public, so they live here, with syllables counted by pyphen's
-hyphenation dictionaries (shipped inside its wheel), as textstat itself did before 0.7.4.
+formulas are short and public, so they live here. English syllables come from syllapy, whose
+wheel ships a pronunciation-derived syllable table (and a rule fallback for unknown words);
+hyphenation points (pyphen) undercount them, since a dictionary does not hyphenate every
+syllable ("every" has three syllables and one hyphenation point). Other languages use pyphen.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import pyphen
+import syllapy
 
 from pressroom.generation.document import Document
 
@@ -28,6 +31,8 @@ def _dictionary(language: str) -> pyphen.Pyphen | None:
 
 
 def syllables(word: str, language: str) -> int:
+    if language == "en":
+        return max(1, int(syllapy.count(word)))
     dic = _dictionary(language)
     if dic is not None:
         return len(dic.positions(word)) + 1

@@ -23,7 +23,7 @@ from pressroom.generation.kinds import NETWORK_LIMITS, Network
 ELLIPSIS = "\u2026"
 _DANGLING = " ,;:-([{\"'\u2013\u2014\u201c\u2018"  # never end a cut on these
 URL_WEIGHT = 23
-_URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'\u2019\u201d]")
+URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'\u2019\u201d]")
 _GRAPHEME = regex.compile(r"\X")
 _EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
 # twitter-text v3 code point ranges that count 1 (weight 100 of scale 100); the rest count 2.
@@ -38,7 +38,7 @@ def _twitter_grapheme(grapheme: str) -> int:
 
 def _split_urls(text: str) -> tuple[str, int]:
     """The text with URLs removed, and how many there were."""
-    return _URL.subn("", text)
+    return URL.subn("", text)
 
 
 def post_length(network: Network, text: str) -> int:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pressroom.config import Settings
 from pressroom.generation.base import GenerationRequest
-from pressroom.generation.errors import EngineError, InputError, TransientEngineError
+from pressroom.generation.errors import (
+    EngineError,
+    InputError,
+    InputTooLongError,
+    TransientEngineError,
+)
 from pressroom.generation.registry import engine_for
 from pressroom.jobs.queue import ArtifactRow, Claim
 from pressroom.jobs.runner import Canceled, JobFailed, Runner, RunResult, ShouldStop
@@ -16,7 +21,9 @@ def engine_runner(settings: Settings) -> Runner:
             request = GenerationRequest.from_job(claim.kind, claim.input)
             result = engine_for(request.kind, settings).generate(request)
         except InputError as exc:
-            raise JobFailed(exc.detail, retryable=False, refundable=False) from exc
+            # Too long for the model is the deployment's limit, not the user's fault: refunded.
+            refundable = isinstance(exc, InputTooLongError)
+            raise JobFailed(exc.detail, retryable=False, refundable=refundable) from exc
         except TransientEngineError as exc:
             raise JobFailed(exc.detail, retryable=True, retry_after=exc.retry_after) from exc
         except EngineError as exc:
