@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -50,7 +51,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     passwords.warm_up()
-    app = FastAPI(
+    # /docs and /redoc load their scripts from the app itself (the fastapi-offline wheel
+    # ships them), so they render with no internet.
+    app = FastAPIOffline(
         title="Pressroom",
         version=__version__,
         description="Multi-tenant content generation: organizations, plans, jobs, artifacts.",
