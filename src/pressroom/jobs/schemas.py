@@ -46,13 +46,6 @@ class JobDetail(JobOut):
     input: dict[str, Any]
 
 
-class JobPage(BaseModel):
-    items: list[JobOut]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next (older) page; null on the last page."
-    )
-
-
 class ArtifactOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -24,8 +24,8 @@ from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
 from pressroom.generation.kinds import INPUT_MODELS
 from pressroom.jobs import queue
 from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
-from pressroom.jobs.pagination import Cursor
 from pressroom.jobs.schemas import JobCreate
+from pressroom.pagination import Cursor, PageParams
 from pressroom.usage import service as usage
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -195,19 +195,21 @@ def list_jobs_query(
 def list_jobs(
     session: Session,
     org_id: uuid.UUID,
+    page: PageParams,
     *,
-    limit: int,
-    cursor: Cursor | None = None,
     status: JobStatus | None = None,
     kind: str | None = None,
-) -> tuple[list[ContentJob], Cursor | None]:
+) -> tuple[list[ContentJob], str | None]:
+    """One page, newest first; returns (jobs, the `after` of the next page or None)."""
+    cursor = Cursor.decode(page.after) if page.after else None
+    limit = page.limit
     query = list_jobs_query(org_id, limit=limit + 1, cursor=cursor, status=status, kind=kind)
     # Listings don't show the input (an article, up to 200k characters): don't fetch it.
     # raiseload: reading it anyway fails loudly instead of costing a query per row.
     query = query.options(defer(ContentJob.input, raiseload=True))
     rows = list(session.execute(query).scalars())
-    page, more = rows[:limit], len(rows) > limit
-    return page, (Cursor(page[-1].created_at, page[-1].id) if more and page else None)
+    jobs, more = rows[:limit], len(rows) > limit
+    return jobs, (Cursor(jobs[-1].created_at, jobs[-1].id).encode() if more and jobs else None)
 
 
 def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:
