@@ -244,7 +244,9 @@ class TestListing:
         r = client.get(f"/v1/orgs/{org_id}/jobs", params={"after": "nope"}, headers=auth)
         assert r.status_code == 422
         assert r.json()["detail"].startswith("after")
-        assert r.json()["errors"] == [{"field": "after", "in": "query", "message": "invalid cursor"}]
+        assert r.json()["errors"] == [
+            {"field": "after", "in": "query", "message": "invalid cursor"}
+        ]
 
     def test_listing_is_served_by_the_org_created_index_at_any_depth(
         self, database_url: str
