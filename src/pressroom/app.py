@@ -58,7 +58,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         version=__version__,
         description="Multi-tenant content generation: organizations, plans, jobs, artifacts.",
     )
-    app.state.settings = settings
+    # Requests reach settings through the AppSettings dependency (get_settings): an app
+    # built with its own settings (tests, benchmarks) answers with those.
+    app.dependency_overrides[get_settings] = lambda: settings
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pressroom.db.session import unit_of_work
@@ -16,4 +17,11 @@ def request_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def app_engine(request: Request) -> Engine:
+    """For work that must commit on its own, whatever the request's transaction does."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
 DbSession = Annotated[Session, Depends(request_session)]
+AppEngine = Annotated[Engine, Depends(app_engine)]

@@ -84,9 +84,7 @@ def _errors_without_the_tag(value: Any, handler: ValidatorFunctionWrapHandler) -
 
 _KIND_VALUES = frozenset(JobKind)
 
-JobCreate = Annotated[
-    JobSubmission, Discriminator("kind"), WrapValidator(_errors_without_the_tag)
-]
+JobCreate = Annotated[JobSubmission, Discriminator("kind"), WrapValidator(_errors_without_the_tag)]
 """The body of POST /jobs: `{"kind", "input", "priority"}`, `input` typed by `kind`."""
 
 
