@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from pressroom import launch
 from pressroom.bench.command import bench_app
-from pressroom.billing.cli import billing_app
+from pressroom.billing.cli import billing_app, dev_app
 from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.config import DEV_KEY_WARNING, Settings, describe_settings_error, get_settings
 from pressroom.db import embedded, migrations
@@ -30,6 +30,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embe
 app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
+app.add_typer(dev_app, name="dev")
 app.add_typer(bench_app, name="bench")
 
 
