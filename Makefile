@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# `make run PORT=8001`: the API's port (on 127.0.0.1; `pressroom up --host` for others).
+PORT ?= 8000
 
 .PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality clean
 
@@ -18,7 +20,7 @@ install: $(STAMP)
 
 ## API (+ worker) on the embedded PostgreSQL, or on DATABASE_URL when set.
 run: install
-	$(BIN)/pressroom up
+	$(BIN)/pressroom up --port $(PORT)
 
 ## The whole suite on a real PostgreSQL (a throwaway embedded one unless DATABASE_URL is set).
 test: install

@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from pressroom.app import create_app
 from pressroom.db.session import make_engine
-from pressroom.jobs.pagination import Cursor
+from pressroom.pagination import Cursor
 
 LIST_INDEX = "idx_content_jobs_org_created_desc"
 
@@ -61,7 +61,7 @@ def page_through(
         while True:
             params: dict[str, Any] = {"limit": limit}
             if cursor:
-                params["cursor"] = cursor
+                params["after"] = cursor
             response = client.get(f"/v1/orgs/{org_id}/jobs", params=params, timeout=60)
             response.raise_for_status()
             page = response.json()

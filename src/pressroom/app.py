@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -51,13 +52,17 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     passwords.warm_up()
-    app = FastAPI(
+    # /docs and /redoc load their scripts from the app itself (the fastapi-offline wheel
+    # ships them), so they render with no internet.
+    app = FastAPIOffline(
         title="Pressroom",
         version=__version__,
         description="Multi-tenant content generation: organizations, plans, jobs, artifacts.",
         dependencies=[Depends(refuse_unstorable_text)],
     )
-    app.state.settings = settings
+    # Requests reach settings through the AppSettings dependency (get_settings): an app
+    # built with its own settings (tests, benchmarks) answers with those.
+    app.dependency_overrides[get_settings] = lambda: settings
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)

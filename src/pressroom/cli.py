@@ -2,33 +2,56 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import shlex
+import socket
 import sys
+from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from pressroom import launch
 from pressroom.bench.command import bench_app
-from pressroom.billing.cli import billing_app
-from pressroom.config import get_settings
+from pressroom.billing.cli import billing_app, dev_app
+from pressroom.billing.plans import PlansFileError, get_catalog
+from pressroom.config import DEV_KEY_WARNING, Settings, describe_settings_error, get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
 from pressroom.generation.cli import generate
+from pressroom.observability import configure_logging
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
 app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
+app.add_typer(dev_app, name="dev")
 app.add_typer(bench_app, name="bench")
+
+
+log = structlog.get_logger("pressroom.cli")
 
 
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
+
+
+@app.callback()
+def _main() -> None:
+    # Every command: settings are valid (or one line says which variable is not), and logs
+    # have one format (JSON lines; human lines when stderr is a terminal).
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        raise _fail(describe_settings_error(exc)) from None
+    configure_logging(settings.log_level)
 
 
 def _database_url() -> str:
@@ -92,39 +115,50 @@ def db_stop() -> None:
 @db_app.command("lint")
 def db_lint() -> None:
     """Lint the offline SQL of the whole migration chain with squawk."""
+    # Rendering SQL offline applies nothing: Alembic's "Running upgrade" lines would mislead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     result = migrations.squawk(migrations.offline_sql())
     sys.stdout.write(result.stdout + result.stderr)
     raise typer.Exit(result.returncode)
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[
-        int, typer.Option(min=1, help="Uvicorn worker processes (one per core is typical).")
-    ] = 1,
-) -> None:
-    """Run the HTTP API (Uvicorn)."""
-    import os
+def _check_startup_config() -> Settings:
+    """What the API and the workers refuse to start with, each as one line."""
+    settings = get_settings()
+    try:
+        get_catalog()
+    except PlansFileError as exc:
+        raise _fail(str(exc)) from None
+    return settings
 
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return launch.bind(host, port)
+    except launch.LaunchError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _serve(sock: socket.socket, settings: Settings, workers: int, *, worker_count: int) -> None:
+    """Serve the API on `sock` until Ctrl-C or SIGTERM."""
     import uvicorn
 
     from pressroom.app import create_app
 
-    url = _database_url()
-    try:
-        get_settings()  # refuse to start on bad settings (a default secret in production)
-    except ValidationError as exc:
-        raise _fail(f"invalid settings: {exc}") from None
-    _check_database(url)
-    # log_config=None keeps our JSON logging; our middleware writes the access log.
+    if settings.uses_development_key:
+        log.warning(DEV_KEY_WARNING)  # once per start, here only
+    host, port = sock.getsockname()[:2]
+    ready = {"api": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs"}
+    # log_config=None keeps our logging; our middleware writes the access log.
     if workers == 1:
-        uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+        config = uvicorn.Config(create_app(), log_config=None, access_log=False)
+        log.info("pressroom ready", **ready, workers=worker_count)
+        uvicorn.Server(config).run(sockets=[sock])
         return
-    # Each worker process builds its own app (engine, pool) from the factory; they must
-    # all reach the database this process resolved (possibly the embedded one it started).
-    os.environ["DATABASE_URL"] = to_libpq_url(url)
+    # Each worker process builds its own app (engine, pool) from the factory. Uvicorn's
+    # supervisor binds the port itself, so hand it back: `_listen` has shown it is free.
+    sock.close()
+    log.info("pressroom starting", **ready, api_processes=workers)
     uvicorn.run(
         "pressroom.app:create_app",
         factory=True,
@@ -137,32 +171,54 @@ def serve(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Uvicorn worker processes (one per core is typical).")
+    ] = 1,
+) -> None:
+    """Run the HTTP API (Uvicorn)."""
+    settings = _check_startup_config()
+    sock = _listen(host, port)
+    url = _database_url()
+    _check_database(url)
+    # Uvicorn's worker processes must all reach the database this process resolved.
+    os.environ["DATABASE_URL"] = to_libpq_url(url)
+    _serve(sock, settings, workers, worker_count=0)
+
+
+@app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes to start beside the API.")] = 1,
 ) -> None:
-    """Migrate, then run the API and worker(s) together (what `make run` does)."""
-    import os
-    import subprocess
+    """Migrate, then run the API and worker(s) together (what `make run` does).
 
+    The port is taken first; the API answers only once the workers are ready. Ctrl-C stops
+    the API and the workers; an embedded PostgreSQL keeps running (see the last line)."""
+    settings = _check_startup_config()
+    sock = _listen(host, port)
     url = _database_url()
     _migrate(url)
-    env = {**os.environ, "DATABASE_URL": to_libpq_url(url)}
-    children = [
-        subprocess.Popen([sys.executable, "-m", "pressroom.cli", "worker"], env=env)
-        for _ in range(workers)
-    ]
-    typer.echo(
-        f"pressroom: API on http://{host}:{port} (docs at /docs), {workers} worker(s)", err=True
-    )
     try:
-        serve(host=host, port=port)
+        with launch.workers(workers, launch.child_environment(to_libpq_url(url))):
+            _serve(sock, settings, 1, worker_count=workers)
+    except launch.LaunchError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn has shut down; the workers were stopped on the way out
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait()
+        sock.close()
+    log.info("pressroom stopped: the API and the worker(s)")
+    if settings.database_url is None:
+        # Left running on purpose: the next `make run` starts at once, and `psql` (via
+        # `pressroom db env`) keeps working. Stopping it is one command.
+        log.info(
+            "the embedded PostgreSQL is still running; stop it with `.venv/bin/pressroom db stop`",
+            data_dir=str(embedded.pgdata_dir(settings.data_dir)),
+        )
 
 
 @app.command()
@@ -170,6 +226,7 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="Jobs run at once by this process.")
     ] = None,
+    ready_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Run a worker: claim queued jobs, run them, record the outcome. Scale by running more."""
     from prometheus_client import start_http_server
@@ -177,10 +234,8 @@ def worker(
     from pressroom.db.session import get_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
-    from pressroom.observability import configure_logging
 
-    settings = get_settings()
-    configure_logging(settings.log_level)
+    settings = _check_startup_config()
     _check_database(_database_url())
     config = WorkerConfig(
         concurrency=concurrency or settings.worker_concurrency,
@@ -194,9 +249,8 @@ def worker(
         start_http_server(settings.worker_metrics_port)
     runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
-    typer.echo(
-        f"pressroom: worker {runner.worker_id} started ({config.concurrency} slots)", err=True
-    )
+    log.info("worker started", worker_id=runner.worker_id, slots=config.concurrency)
+    launch.mark_ready(ready_file)
     runner.run()
 
 

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from fastapi import Depends
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Signs development tokens only: production refuses to start with it (or with no key).
 DEV_SECRET_KEY = "pressroom-development-secret-key-do-not-use-in-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
+DEV_KEY_WARNING = (
+    "PRESSROOM_SECRET_KEY is not set: using the development key "
+    "(tokens are forgeable by anyone who reads the source)"
+)
 
-log = logging.getLogger(__name__)
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def default_data_dir() -> Path:
@@ -23,7 +36,11 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PRESSROOM_", extra="ignore")
+    # hide_input_in_errors: a refused value may be a secret (a key, a URL with a password);
+    # errors name the variable and the rule, never the value.
+    model_config = SettingsConfigDict(
+        env_prefix="PRESSROOM_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Unset means "start the embedded PostgreSQL"; see pressroom.db.url.
     database_url: str | None = Field(
@@ -31,7 +48,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PRESSROOM_DATABASE_URL", "DATABASE_URL"),
     )
     data_dir: Path = Field(default_factory=default_data_dir)
-    environment: str = "development"
+    # Only these two: a typo ("prod") must not silently run with the development key.
+    environment: Annotated[Literal["development", "production"], BeforeValidator(_lower)] = (
+        "development"
+    )
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 30_000
@@ -99,7 +119,11 @@ class Settings(BaseSettings):
 
     @property
     def is_production(self) -> bool:
-        return self.environment.lower() == "production"
+        return self.environment == "production"
+
+    @property
+    def uses_development_key(self) -> bool:
+        return self.secret_key.get_secret_value() == DEV_SECRET_KEY
 
     @model_validator(mode="after")
     def _secret_key_is_safe(self) -> Settings:
@@ -114,14 +138,32 @@ class Settings(BaseSettings):
                     f"PRESSROOM_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
                 )
         elif not key:
-            log.warning(
-                "PRESSROOM_SECRET_KEY is not set: using the development key "
-                "(tokens are forgeable by anyone who reads the source)"
-            )
+            # Said once per start by the command that serves the API (DEV_KEY_WARNING), not
+            # here: every CLI command and worker builds Settings.
             self.secret_key = SecretStr(DEV_SECRET_KEY)
         return self
 
 
 @lru_cache
 def get_settings() -> Settings:
+    """The settings: the one way to reach them, called directly outside requests and as the
+    `AppSettings` dependency inside them (create_app overrides it with the app's own)."""
     return Settings()
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _variable(field: str) -> str:
+    # A field read through an alias is reported by that alias (PRESSROOM_DATABASE_URL).
+    return field if field.isupper() else f"PRESSROOM_{field.upper()}"
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line naming each refused variable and its rule (never the value)."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        message = err["msg"].removeprefix("Value error, ")
+        loc = err["loc"]
+        problems.append(f"{_variable(str(loc[0]))}: {message}" if loc else message)
+    return "invalid settings: " + "; ".join(problems)

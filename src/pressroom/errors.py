@@ -162,6 +162,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            # Not a field's fault: the body as a whole is not JSON (docs/api.md, Errors).
+            return problem_response(
+                400, "malformed_request", "Malformed request", "The body is not valid JSON."
+            )
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem_response(

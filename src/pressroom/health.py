@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -37,7 +36,7 @@ def readyz(request: Request) -> dict[str, str]:
     """The database answers and its schema is at the code's migration head."""
     try:
         with request.app.state.engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
+            current = set(migrations.current_heads(conn))
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable("database unreachable") from exc
     expected = set(migrations.heads())

@@ -63,15 +63,21 @@ def _shared_processors() -> list[Any]:
     ]
 
 
-def json_formatter() -> logging.Formatter:
-    """The formatter every handler uses: one JSON object per line."""
+def json_formatter(*, human: bool = False) -> logging.Formatter:
+    """The formatter every handler uses: one JSON object per line, or (`human`) one
+    readable line per event, for a person at a terminal."""
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        if human
+        else structlog.processors.JSONRenderer(serializer=_json_dumps)
+    )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Plain-text tracebacks: structured ones can carry local variables (passwords).
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_json_dumps),
+            *([] if human else [structlog.processors.format_exc_info]),
+            renderer,
         ],
     )
 
@@ -90,7 +96,8 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route structlog and the standard library (uvicorn included) to JSON on stderr."""
+    """Route structlog and the standard library (uvicorn included) to stderr, in one
+    format: JSON lines, or human lines when stderr is a terminal (structlog's habit)."""
     structlog.configure(
         processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -99,7 +106,7 @@ def configure_logging(level: str = "INFO") -> None:
     )
     handler = _StderrHandler()
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(json_formatter())
+    handler.setFormatter(json_formatter(human=sys.stderr.isatty()))
     root = logging.getLogger()
     # Replace only our own handler, so calling this twice (one app per test) is harmless
     # and handlers installed by others (pytest's capture) stay.

@@ -11,7 +11,7 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-from pressroom.observability import REDACTED, json_formatter
+from pressroom.observability import REDACTED, configure_logging, json_formatter
 from tests.http import PASSWORD, bearer, create_api_key, create_org, invite, login, signup
 
 
@@ -106,3 +106,30 @@ class TestRequestId:
         response = client.get("/v1/me", headers={"X-Request-ID": "req-401"})
         assert response.status_code == 401
         assert response.headers["x-request-id"] == "req-401"
+
+
+class TestHumanLinesOnATerminal:
+    def test_the_same_events_render_as_one_readable_line_each_still_redacted(self) -> None:
+        configure_logging()  # structlog routed through the standard library, as the app does
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(json_formatter(human=True))
+        logger = logging.getLogger("pressroom.test.human")
+        logger.addHandler(handler)
+        logger.propagate = False
+        try:
+            structlog.get_logger("pressroom.test.human").info(
+                "pressroom ready", api="http://127.0.0.1:8000", password=PASSWORD
+            )
+            logging.getLogger("pressroom.test.human").warning("plain %s line", "stdlib")
+        finally:
+            logger.removeHandler(handler)
+            logger.propagate = True
+        lines = stream.getvalue().splitlines()
+        assert len(lines) == 2
+        assert "pressroom ready" in lines[0]
+        assert "http://127.0.0.1:8000" in lines[0]
+        assert PASSWORD not in lines[0]
+        assert REDACTED in lines[0]
+        assert "plain stdlib line" in lines[1]
+        assert not any(line.lstrip().startswith("{") for line in lines)

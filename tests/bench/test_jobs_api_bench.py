@@ -58,7 +58,7 @@ class TestRun:
         assert set(bench_results.runs[0].statuses) == {200}
 
     def test_the_correctness_checks_hold(self, bench_results: Results) -> None:
-        assert [c.label for c in bench_results.consistency if not c.ok] == []
+        assert [(c.label, c.detail) for c in bench_results.consistency if not c.ok] == []
         pt = bench_results.page_through
         assert pt is not None
         assert pt.matches

@@ -13,9 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# CI clones the repository with shared/ beside it.
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "stripe" / "fixtures3.json"
+# Inside the repository, with its licence notice (tests/fixtures/stripe/README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "fixtures3.json"
 
 PRO_PRICE = "price_pressroom_pro_monthly"
 BUSINESS_PRICE = "price_pressroom_business_monthly"
@@ -23,11 +22,6 @@ BUSINESS_PRICE = "price_pressroom_business_monthly"
 
 @cache
 def _resources() -> dict[str, Any]:
-    if not FIXTURES.is_file():
-        raise FileNotFoundError(
-            f"Stripe's example objects are not at {FIXTURES}: the tests expect the "
-            "repository checked out beside shared/ (shared/fixtures/stripe/fixtures3.json)"
-        )
     resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
     return resources
 

@@ -33,10 +33,12 @@ class TestEmbeddedServer:
             embedded.stop(data_dir)
 
     def test_says_where_its_data_lives(
-        self, data_dir: Path, capsys: pytest.CaptureFixture[str]
+        self, data_dir: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
+        # A log line, so it has the format of every other line (JSON, or human on a TTY).
+        caplog.set_level("INFO", logger="pressroom.db.embedded")
         try:
             embedded.start(data_dir)
         finally:
             embedded.stop(data_dir)
-        assert str(data_dir / "pgdata") in capsys.readouterr().err
+        assert str(data_dir / "pgdata") in caplog.text

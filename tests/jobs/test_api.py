@@ -221,7 +221,7 @@ class TestListing:
         seen: list[str] = []
         cursor = None
         while True:
-            params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+            params = {"limit": 5, **({"after": cursor} if cursor else {})}
             page = client.get(f"/v1/orgs/{org_id}/jobs", params=params, headers=auth).json()
             seen += [j["id"] for j in page["items"]]
             cursor = page["next_cursor"]
@@ -241,9 +241,12 @@ class TestListing:
         self, client: TestClient, org: tuple[str, dict[str, str]]
     ) -> None:
         org_id, auth = org
-        r = client.get(f"/v1/orgs/{org_id}/jobs", params={"cursor": "nope"}, headers=auth)
+        r = client.get(f"/v1/orgs/{org_id}/jobs", params={"after": "nope"}, headers=auth)
         assert r.status_code == 422
-        assert r.json()["detail"].startswith("cursor")
+        assert r.json()["detail"].startswith("after")
+        assert r.json()["errors"] == [
+            {"field": "after", "in": "query", "message": "invalid cursor"}
+        ]
 
     def test_listing_is_served_by_the_org_created_index_at_any_depth(
         self, database_url: str
@@ -267,7 +270,7 @@ class TestListing:
                 " WHERE org_id = (SELECT id FROM organizations ORDER BY id LIMIT 1)"
                 " ORDER BY created_at DESC, id DESC OFFSET 99 LIMIT 1"
             ).fetchone()  # type: ignore[misc]
-            from pressroom.jobs.pagination import Cursor
+            from pressroom.pagination import Cursor
 
             for cursor in (None, Cursor(created_at, job_id)):
                 sql = str(

@@ -4,9 +4,8 @@ from fastapi import APIRouter, status
 
 from pressroom.accounts import service
 from pressroom.accounts.schemas import SignupIn, UserOut
-from pressroom.app_state import AppEngine, AppSettings, ClientIp
-from pressroom.auth import rate_limit
 from pressroom.auth.dependencies import CurrentUser, UserRequired
+from pressroom.auth.rate_limit import Attempts
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized, error_responses
 
@@ -21,21 +20,10 @@ router = APIRouter(tags=["accounts"])
 def signup(
     body: SignupIn,
     session: DbSession,
-    settings: AppSettings,
-    engine: AppEngine,
-    ip: ClientIp,
+    attempts: Attempts,
 ) -> UserOut:
     """Create an account. Log in afterwards to get tokens."""
-    rate_limit.hit(
-        engine,
-        [
-            rate_limit.Limit(rate_limit.ip_key("signup", ip), settings.signup_limit_per_ip),
-            rate_limit.Limit(
-                rate_limit.account_key("signup", body.email), settings.signup_limit_per_account
-            ),
-        ],
-        settings.rate_limit_window_seconds,
-    )
+    attempts.count("signup", body.email)
     user = service.signup(
         session, email=body.email, password=body.password, display_name=body.display_name
     )

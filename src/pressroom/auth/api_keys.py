@@ -49,7 +49,7 @@ def create_api_key(
 
 def list_api_keys(
     session: Session, org_id: uuid.UUID, page: PageParams
-) -> tuple[list[ApiKey], uuid.UUID | None]:
+) -> tuple[list[ApiKey], str | None]:
     query = select(ApiKey).where(ApiKey.org_id == org_id)
     return page_of(session, query, ApiKey.id, page)
 

@@ -14,9 +14,13 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from sqlalchemy import Engine, text
 
+from pressroom.config import AppSettings, Settings
+from pressroom.db.deps import AppEngine
 from pressroom.errors import TooManyRequests
 
 # One in this many hits also deletes windows that ended long ago, keeping the table small.
@@ -37,6 +41,46 @@ def account_key(action: str, email: str) -> str:
 
 def ip_key(action: str, ip: str | None) -> str:
     return f"{action}:ip:{ip or 'unknown'}"
+
+
+Action = Literal["signup", "login"]
+
+
+def _limits_of(settings: Settings, action: Action) -> tuple[int, int]:
+    """(per client IP, per account) attempts allowed per window."""
+    if action == "signup":
+        return settings.signup_limit_per_ip, settings.signup_limit_per_account
+    return settings.login_limit_per_ip, settings.login_limit_per_account
+
+
+@dataclass(frozen=True)
+class AttemptCounter:
+    """Counts a signup or login attempt against its per-IP and per-account limits."""
+
+    engine: Engine
+    settings: Settings
+    ip: str | None
+
+    def count(self, action: Action, email: str) -> None:
+        per_ip, per_account = _limits_of(self.settings, action)
+        hit(
+            self.engine,
+            [
+                Limit(ip_key(action, self.ip), per_ip),
+                Limit(account_key(action, email), per_account),
+            ],
+            self.settings.rate_limit_window_seconds,
+        )
+
+
+def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
+    # Behind a proxy, run uvicorn with --proxy-headers/--forwarded-allow-ips so this is
+    # the client's address rather than the proxy's.
+    ip = request.client.host if request.client else None
+    return AttemptCounter(engine, settings, ip)
+
+
+Attempts = Annotated[AttemptCounter, Depends(attempt_counter)]
 
 
 def hit(engine: Engine, limits: list[Limit], window_seconds: int) -> None:

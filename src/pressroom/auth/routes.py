@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pressroom.app_state import AppEngine, AppSettings, ClientIp
-from pressroom.auth import rate_limit, service
+from pressroom.auth import service
 from pressroom.auth.dependencies import CurrentUser, UserRequired
+from pressroom.auth.rate_limit import Attempts
 from pressroom.auth.schemas import LoginIn, LogoutOut, RefreshIn, TokenPair
+from pressroom.config import AppSettings
 from pressroom.db.deps import DbSession
 from pressroom.errors import InvalidInput, TooManyRequests, Unauthorized, error_responses
 
@@ -17,20 +18,10 @@ def login(
     body: LoginIn,
     session: DbSession,
     settings: AppSettings,
-    engine: AppEngine,
-    ip: ClientIp,
+    attempts: Attempts,
 ) -> TokenPair:
     """Exchange email and password for an access token and a refresh token."""
-    rate_limit.hit(
-        engine,
-        [
-            rate_limit.Limit(rate_limit.ip_key("login", ip), settings.login_limit_per_ip),
-            rate_limit.Limit(
-                rate_limit.account_key("login", body.email), settings.login_limit_per_account
-            ),
-        ],
-        settings.rate_limit_window_seconds,
-    )
+    attempts.count("login", body.email)
     return service.login(session, settings, email=body.email, password=body.password)
 
 

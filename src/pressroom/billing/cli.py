@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import sessionmaker
 
+from pressroom.billing import dev_plan
 from pressroom.billing.inbox import pending_count, reprocess
 from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.billing.providers.registry import webhook_providers
 from pressroom.config import get_settings
 from pressroom.db.session import make_engine, unit_of_work
 from pressroom.db.url import resolve_database_url
+from pressroom.errors import AppError
 
 billing_app = typer.Typer(no_args_is_help=True, help="Billing: the payment-webhook inbox.")
+dev_app = typer.Typer(no_args_is_help=True, help="Development only: shortcuts for trying things.")
 
 
 @billing_app.command("reprocess")
@@ -53,3 +57,34 @@ def reprocess_command(
     )
     if report.failed:
         raise typer.Exit(1)
+
+
+@dev_app.command("set-plan")
+def set_plan_command(
+    org_id: Annotated[uuid.UUID, typer.Argument(help="The organization's id.")],
+    plan: Annotated[str, typer.Argument(help="A plan of the catalog: free, pro, business.")],
+) -> None:
+    """Put an org on a plan without a payment provider (refused in production)."""
+    if get_settings().is_production:
+        typer.echo(
+            "error: `pressroom dev` is for development only (PRESSROOM_ENVIRONMENT=production);"
+            " plans change through the payment provider there",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        catalog = get_catalog()
+        url = resolve_database_url(quiet=True)
+    except (PlansFileError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(url, pool_size=1)
+    try:
+        with unit_of_work(sessionmaker(bind=engine)) as session:
+            dev_plan.set_plan(session, org_id, plan, catalog)
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"organization {org_id} is on the {plan!r} plan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from pressroom.billing import dashboard
 from pressroom.billing.dashboard import PaymentProviderError
@@ -14,6 +14,7 @@ from pressroom.billing.schemas import (
     RedirectUrl,
     SubscriptionView,
 )
+from pressroom.config import AppSettings
 from pressroom.db.deps import DbSession
 from pressroom.errors import (
     Conflict,
@@ -50,7 +51,7 @@ def get_subscription(access: CanReadBilling, session: DbSession) -> Subscription
     ),
 )
 def create_checkout(
-    access: CanManageBilling, session: DbSession, body: CheckoutRequest, request: Request
+    access: CanManageBilling, session: DbSession, body: CheckoutRequest, settings: AppSettings
 ) -> RedirectUrl:
     """A hosted checkout page to subscribe the org to a paid plan."""
     return dashboard.create_checkout(
@@ -59,7 +60,7 @@ def create_checkout(
         body.plan,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
-        client=dashboard.stripe_client(request.app.state.settings),
+        client=dashboard.stripe_client(settings),
     )
 
 
@@ -69,12 +70,12 @@ def create_checkout(
     responses=error_responses(NotFound, Forbidden, PaymentProviderError, ServiceUnavailable),
 )
 def create_portal(
-    access: CanManageBilling, session: DbSession, body: PortalRequest, request: Request
+    access: CanManageBilling, session: DbSession, body: PortalRequest, settings: AppSettings
 ) -> RedirectUrl:
     """The provider's billing portal, to change plan, payment method or cancel."""
     return dashboard.create_portal(
         session,
         access.org_id,
         return_url=body.return_url,
-        client=dashboard.stripe_client(request.app.state.settings),
+        client=dashboard.stripe_client(settings),
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pressroom.db.session import unit_of_work
@@ -23,4 +24,11 @@ def request_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def app_engine(request: Request) -> Engine:
+    """For work that must commit on its own, whatever the request's transaction does."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
 DbSession = Annotated[Session, Depends(request_session, scope="function")]
+AppEngine = Annotated[Engine, Depends(app_engine)]

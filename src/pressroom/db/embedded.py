@@ -9,7 +9,6 @@ and keeps running after the process that started it exits, so the API, the worke
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ import psycopg
 from psycopg import sql
 
 DATABASE_NAME = "pressroom"
+
+log = logging.getLogger(__name__)
 
 # Throwaway test clusters trade durability for speed; never used for a real data directory.
 _FAST_UNSAFE_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -64,7 +65,7 @@ def start(data_dir: Path, *, throwaway: bool = False, quiet: bool = False) -> st
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
     if not quiet and not throwaway:
-        print(f"pressroom: using embedded PostgreSQL, data in {pgdata}", file=sys.stderr)
+        log.info("using the embedded PostgreSQL, data in %s", pgdata)
     return admin_url.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
 
 from pressroom.db.url import to_sqlalchemy_url
 
@@ -34,6 +35,14 @@ def alembic_config(url: str | None = None, *, stdout: io.StringIO | None = None)
 @lru_cache
 def heads() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_heads(conn: Connection) -> tuple[str, ...]:
+    """The revisions the database is at (none before the first migration), read without
+    Alembic's MigrationContext, which logs two INFO lines per call (/readyz calls it often)."""
+    if conn.scalar(text("SELECT to_regclass('alembic_version')")) is None:
+        return ()
+    return tuple(conn.scalars(text("SELECT version_num FROM alembic_version")))
 
 
 def upgrade(url: str, revision: str = "head") -> None:

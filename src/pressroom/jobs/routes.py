@@ -12,10 +12,10 @@ from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, error_responses
 from pressroom.jobs import service
 from pressroom.jobs.models import ContentArtifact, JobStatus
-from pressroom.jobs.pagination import Cursor
-from pressroom.jobs.schemas import ArtifactOut, JobCreate, JobDetail, JobOut, JobPage
+from pressroom.jobs.schemas import ArtifactOut, JobCreate, JobDetail, JobOut
 from pressroom.orgs.access import OrgAccess, require
 from pressroom.orgs.permissions import Permission
+from pressroom.pagination import Page, Pagination
 
 router = APIRouter(prefix="/orgs/{org_id}", tags=["jobs"])
 
@@ -54,28 +54,17 @@ def submit_job(
     return JobDetail.model_validate(result.job)
 
 
-@router.get("/jobs", response_model=JobPage, responses=error_responses(InvalidInput, NotFound))
+@router.get("/jobs", response_model=Page[JobOut], responses=error_responses(InvalidInput, NotFound))
 def list_jobs(
     access: CanReadJobs,
     session: DbSession,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: Pagination,
     status: JobStatus | None = None,
     kind: Annotated[str | None, Query(max_length=50)] = None,
-) -> JobPage:
+) -> Page[JobOut]:
     """Newest first. Follow `next_cursor` for older pages; every page costs the same."""
-    jobs, next_cursor = service.list_jobs(
-        session,
-        access.org_id,
-        limit=limit,
-        cursor=Cursor.decode(cursor) if cursor else None,
-        status=status,
-        kind=kind,
-    )
-    return JobPage(
-        items=[JobOut.model_validate(j) for j in jobs],
-        next_cursor=next_cursor.encode() if next_cursor else None,
-    )
+    jobs, cursor = service.list_jobs(session, access.org_id, page, status=status, kind=kind)
+    return Page(items=[JobOut.model_validate(j) for j in jobs], next_cursor=cursor)
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(NotFound))

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
 from sqlalchemy import Select, and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
@@ -21,11 +20,10 @@ from sqlalchemy.orm import Session, defer
 from pressroom.billing.plans import Plan, effective_plan
 from pressroom.db.base import new_id
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
-from pressroom.generation.kinds import INPUT_MODELS
 from pressroom.jobs import queue
 from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
-from pressroom.jobs.pagination import Cursor
-from pressroom.jobs.schemas import JobCreate
+from pressroom.jobs.schemas import JobSubmission
+from pressroom.pagination import Cursor, PageParams
 from pressroom.usage import service as usage
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -58,7 +56,9 @@ def _invalid(field: str, message: str) -> InvalidInput:
     )
 
 
-def _validate(body: JobCreate, plan: Plan) -> dict[str, object]:
+def _validate(body: JobSubmission, plan: Plan) -> dict[str, object]:
+    """The plan's rules (the input itself was validated with the body); returns the input
+    as stored."""
     if not plan.allows(body.kind):
         raise KindNotInPlan(
             f"kind: {body.kind.value!r} is not included in the {plan.name!r} plan",
@@ -66,24 +66,10 @@ def _validate(body: JobCreate, plan: Plan) -> dict[str, object]:
         )
     if body.priority > plan.max_priority:
         raise _invalid("priority", f"must be at most {plan.max_priority} on the {plan.name!r} plan")
-    try:
-        parsed = INPUT_MODELS[body.kind].model_validate(body.input)
-    except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(["input", *(str(p) for p in err["loc"])]),
-                "in": "body",
-                "message": err["msg"],
-            }
-            for err in exc.errors()
-        ]
-        raise InvalidInput(
-            f"{errors[0]['field']}: {errors[0]['message']}", extra={"errors": errors}
-        ) from None
-    return parsed.model_dump(mode="json", exclude_none=True)
+    return body.input.model_dump(mode="json", exclude_none=True)
 
 
-def _fingerprint(body: JobCreate) -> str:
+def _fingerprint(body: JobSubmission) -> str:
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -97,7 +83,7 @@ class Submitted:
 def submit(
     session: Session,
     org_id: uuid.UUID,
-    body: JobCreate,
+    body: JobSubmission,
     *,
     created_by: uuid.UUID | None,
     idempotency_key: str | None = None,
@@ -195,19 +181,21 @@ def list_jobs_query(
 def list_jobs(
     session: Session,
     org_id: uuid.UUID,
+    page: PageParams,
     *,
-    limit: int,
-    cursor: Cursor | None = None,
     status: JobStatus | None = None,
     kind: str | None = None,
-) -> tuple[list[ContentJob], Cursor | None]:
+) -> tuple[list[ContentJob], str | None]:
+    """One page, newest first; returns (jobs, the `after` of the next page or None)."""
+    cursor = Cursor.decode(page.after) if page.after else None
+    limit = page.limit
     query = list_jobs_query(org_id, limit=limit + 1, cursor=cursor, status=status, kind=kind)
     # Listings don't show the input (an article, up to 200k characters): don't fetch it.
     # raiseload: reading it anyway fails loudly instead of costing a query per row.
     query = query.options(defer(ContentJob.input, raiseload=True))
     rows = list(session.execute(query).scalars())
-    page, more = rows[:limit], len(rows) > limit
-    return page, (Cursor(page[-1].created_at, page[-1].id) if more and page else None)
+    jobs, more = rows[:limit], len(rows) > limit
+    return jobs, (Cursor(jobs[-1].created_at, jobs[-1].id).encode() if more and jobs else None)
 
 
 def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:

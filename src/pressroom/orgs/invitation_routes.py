@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.app_state import AppSettings
 from pressroom.auth.dependencies import CurrentUser, UserRequired
+from pressroom.config import AppSettings
 from pressroom.db.deps import DbSession
 from pressroom.errors import (
     Conflict,

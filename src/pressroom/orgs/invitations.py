@@ -77,7 +77,7 @@ def create_invitation(
 
 def list_invitations(
     session: Session, org_id: uuid.UUID, page: PageParams
-) -> tuple[list[Invitation], uuid.UUID | None]:
+) -> tuple[list[Invitation], str | None]:
     query = select(Invitation).where(Invitation.org_id == org_id, *_pending(datetime.now(UTC)))
     return page_of(session, query, Invitation.id, page)
 

@@ -46,7 +46,7 @@ def create_org(session: Session, caller: UserPrincipal, *, name: str) -> Organiz
 
 def list_orgs(
     session: Session, principal: Principal, page: PageParams
-) -> tuple[list[Organization], uuid.UUID | None]:
+) -> tuple[list[Organization], str | None]:
     query = select(Organization).where(Organization.id.in_(visible_org_ids(principal)))
     return page_of(session, query, Organization.id, page)
 
@@ -86,7 +86,7 @@ def update_org(session: Session, access: OrgAccess, *, name: str | None) -> Orga
 
 def list_members(
     session: Session, org_id: uuid.UUID, page: PageParams
-) -> tuple[list[tuple[Membership, User]], uuid.UUID | None]:
+) -> tuple[list[tuple[Membership, User]], str | None]:
     query = select(Membership).where(Membership.org_id == org_id)
     memberships, cursor = page_of(session, query, Membership.id, page)
     users = {
