@@ -16,7 +16,9 @@ from pressroom.config import get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
+from pressroom.email.cli import mail_app
 from pressroom.generation.cli import generate
+from pressroom.outbox.cli import outbox_app
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
@@ -24,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
 app.add_typer(bench_app, name="bench")
+app.add_typer(mail_app, name="mail")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -157,13 +161,15 @@ def worker(
         int | None, typer.Option(help="Jobs run at once by this process.")
     ] = None,
 ) -> None:
-    """Run a worker: claim queued jobs, run them, record the outcome. Scale by running more."""
+    """Run a worker: run queued jobs and deliver the outbox (webhooks, e-mail). Scale by
+    running more."""
     from prometheus_client import start_http_server
 
     from pressroom.db.session import get_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
     from pressroom.observability import configure_logging
+    from pressroom.outbox.worker import delivery_loop
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -179,10 +185,15 @@ def worker(
         start_http_server(settings.worker_metrics_port)
     runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
+    outbox = delivery_loop(get_engine(), settings)
+    outbox.start()
     typer.echo(
         f"pressroom: worker {runner.worker_id} started ({config.concurrency} slots)", err=True
     )
-    runner.run()
+    try:
+        runner.run()
+    finally:
+        outbox.stop()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from pressroom.accounts import service
 from pressroom.accounts.schemas import SignupIn, UserOut
 from pressroom.app_state import AppEngine, AppSettings, ClientIp
-from pressroom.auth import rate_limit
+from pressroom.auth import email_verification, rate_limit
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized, error_responses
@@ -25,7 +25,7 @@ def signup(
     engine: AppEngine,
     ip: ClientIp,
 ) -> UserOut:
-    """Create an account. Log in afterwards to get tokens."""
+    """Create an account and mail a verification link. Log in afterwards to get tokens."""
     rate_limit.hit(
         engine,
         [
@@ -39,6 +39,7 @@ def signup(
     user = service.signup(
         session, email=body.email, password=body.password, display_name=body.display_name
     )
+    email_verification.start(session, settings, user)
     return UserOut.model_validate(user)
 
 

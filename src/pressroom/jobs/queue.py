@@ -28,6 +28,7 @@ from sqlalchemy.types import Uuid
 
 from pressroom.db.base import new_id
 from pressroom.usage.service import refund_job
+from pressroom.webhooks.events import JobOutcome, announce_jobs
 
 NOTIFY_CHANNEL = "pressroom_jobs"
 # Namespace of the per-org advisory locks that serialise claims for one org.
@@ -281,11 +282,7 @@ def complete(
     usage: Mapping[str, Any] | None = None,
 ) -> bool:
     """Mark succeeded and store the artifacts — or, if the lease was lost, write nothing."""
-    if not _finish(conn, claim, "succeeded", usage=usage):
-        return False
-    if artifacts:
-        conn.execute(_INSERT_ARTIFACTS, [_artifact_row(claim.id, a) for a in artifacts])
-    return True
+    return claim.id in complete_many(conn, [Success(claim, artifacts, usage)])
 
 
 _COMPLETE_MANY = text(
@@ -322,15 +319,25 @@ def complete_many(conn: Connection, successes: Sequence[Success]) -> set[uuid.UU
         "usages": [json.dumps(dict(s.usage)) if s.usage else None for s in successes],
     }
     written = {row[0] for row in conn.execute(_COMPLETE_MANY, params)}
-    rows = [
-        _artifact_row(s.claim.id, a)
-        for s in successes
-        if s.claim.id in written
-        for a in s.artifacts
-    ]
+    done = [s for s in successes if s.claim.id in written]
+    rows = [_artifact_row(s.claim.id, a) for s in done for a in s.artifacts]
     if rows:
         conn.execute(_INSERT_ARTIFACTS, rows)
+    artifacts: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {}
+    for row in rows:
+        artifacts.setdefault(row["job_id"], []).append((row["id"], row["type"], row["media_type"]))
+    announce_jobs(
+        conn,
+        [
+            _outcome(s.claim, "succeeded", usage=s.usage, artifacts=artifacts.get(s.claim.id, []))
+            for s in done
+        ],
+    )
     return written
+
+
+def _outcome(claim: Claim, status: str, **details: Any) -> JobOutcome:
+    return JobOutcome(claim.id, claim.org_id, claim.kind, status, **details)
 
 
 def _artifact_row(job_id: uuid.UUID, a: ArtifactRow) -> dict[str, Any]:
@@ -384,12 +391,17 @@ def retry_or_fail(
         return None
     if refundable:
         refund_job(conn, claim.id)
+    announce_jobs(conn, [_outcome(claim, "failed", error=error)])
     return "failed"
 
 
 def cancel(conn: Connection, claim: Claim) -> bool:
     """Honour a cancellation request for a running job (the work done is not refunded)."""
-    return _finish(conn, claim, "canceled", error="canceled while running")
+    error = "canceled while running"
+    if not _finish(conn, claim, "canceled", error=error):
+        return False
+    announce_jobs(conn, [_outcome(claim, "canceled", error=error)])
+    return True
 
 
 _RELEASE = text(
@@ -422,7 +434,7 @@ _RESCUE = text(
         finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
         lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
     FROM expired WHERE j.id = expired.id
-    RETURNING j.id, j.status
+    RETURNING j.id, j.status, j.org_id, j.kind, j.error
     """
 )
 
@@ -437,9 +449,12 @@ def rescue_expired(conn: Connection, *, limit: int = 500) -> RescueResult:
     """Put jobs of crashed workers back in the queue; a job that keeps crashing its
     workers ends `failed` once its attempts are spent (and its unit is refunded)."""
     rows = conn.execute(_RESCUE, {"limit": limit}).all()
-    failed = [job_id for job_id, status in rows if status == "failed"]
-    for job_id in failed:
-        refund_job(conn, job_id)
+    failed = [row for row in rows if row.status == "failed"]
+    for row in failed:
+        refund_job(conn, row.id)
+    announce_jobs(
+        conn, [JobOutcome(r.id, r.org_id, r.kind, "failed", error=r.error) for r in failed]
+    )
     return RescueResult(requeued=len(rows) - len(failed), failed=len(failed))
 
 

@@ -27,6 +27,7 @@ from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
 from pressroom.jobs.pagination import Cursor
 from pressroom.jobs.schemas import JobCreate
 from pressroom.usage import service as usage
+from pressroom.webhooks.events import JobOutcome, announce_jobs
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -224,6 +225,9 @@ def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob
     ).scalar()
     if canceled is not None:
         usage.refund_job(session, job_id)
+        announce_jobs(
+            session, [JobOutcome(job_id, org_id, job.kind, JobStatus.CANCELED.value)]
+        )
     else:
         requested = session.execute(
             update(ContentJob)
