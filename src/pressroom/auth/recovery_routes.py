@@ -80,7 +80,9 @@ def request_password_reset(
 @router.post("/password-reset/confirm", responses=error_responses(InvalidInput))
 def confirm_password_reset(body: ResetConfirmIn, session: DbSession) -> LogoutOut:
     """Set a new password with the mailed token; every session of the account ends."""
-    return LogoutOut(sessions_ended=password_reset.confirm_reset(session, body.token, body.password))
+    return LogoutOut(
+        sessions_ended=password_reset.confirm_reset(session, body.token, body.password)
+    )
 
 
 @router.post("/verify-email", responses=error_responses(InvalidInput))

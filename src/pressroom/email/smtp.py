@@ -1,8 +1,8 @@
 """Sending one message over SMTP, configured by one URL.
 
-    smtp://user:pass@host:587   STARTTLS when the server offers it (required before AUTH
-                                unless the server is on loopback)
-    smtps://user:pass@host:465  implicit TLS
+smtp://user:pass@host:587   STARTTLS when the server offers it (required before AUTH
+                            unless the server is on loopback)
+smtps://user:pass@host:465  implicit TLS
 """
 
 from __future__ import annotations

@@ -225,9 +225,7 @@ def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob
     ).scalar()
     if canceled is not None:
         usage.refund_job(session, job_id)
-        announce_jobs(
-            session, [JobOutcome(job_id, org_id, job.kind, JobStatus.CANCELED.value)]
-        )
+        announce_jobs(session, [JobOutcome(job_id, org_id, job.kind, JobStatus.CANCELED.value)])
     else:
         requested = session.execute(
             update(ContentJob)

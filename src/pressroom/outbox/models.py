@@ -39,9 +39,7 @@ class OutboxMessage(IdMixin, TimestampsMixin, Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         CheckConstraint("channel IN ('webhook', 'email')", name="channel"),
-        CheckConstraint(
-            "status IN ('pending', 'delivering', 'delivered', 'dead')", name="status"
-        ),
+        CheckConstraint("status IN ('pending', 'delivering', 'delivered', 'dead')", name="status"),
         CheckConstraint("(channel = 'webhook') = (endpoint_id IS NOT NULL)", name="endpoint"),
         # What the delivery loop claims from: due rows, grouped by lane for fair claims.
         Index(

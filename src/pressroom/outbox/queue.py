@@ -88,7 +88,21 @@ def claim(conn: Connection, *, limit: int, lease_seconds: float, per_lane: int) 
     rows = conn.execute(
         _CLAIM, {"limit": limit, "lease_seconds": lease_seconds, "per_lane": per_lane}
     )
-    return [Delivery(*row[:8], float(row[8]), row[9]) for row in rows]
+    return [
+        Delivery(
+            id=r[0],
+            org_id=r[1],
+            channel=r[2],
+            event_id=r[3],
+            event_type=r[4],
+            endpoint_id=r[5],
+            payload=r[6],
+            attempts=r[7],
+            age_seconds=float(r[8]),
+            lease_token=r[9],
+        )
+        for r in rows
+    ]
 
 
 _DELIVERED = text(
@@ -119,7 +133,9 @@ def mark_delivered(conn: Connection, delivery: Delivery) -> bool:
     return conn.execute(_DELIVERED, params).first() is not None
 
 
-def mark_failed(conn: Connection, delivery: Delivery, error: str, delay: float | None) -> str | None:
+def mark_failed(
+    conn: Connection, delivery: Delivery, error: str, delay: float | None
+) -> str | None:
     """Back to pending after `delay`, or dead when `delay` is None. Returns the new status,
     or None if the lease was lost."""
     status = "pending" if delay is not None else "dead"

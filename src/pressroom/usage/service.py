@@ -82,7 +82,9 @@ def consume(
         _CONSUME, {"id": new_id(), "org_id": org_id, "period": period, "n": n, "limit": limit}
     ).one()
     if taken is not None:
-        announce_usage(session, org_id, period, before=int(taken) - n, after=int(taken), limit=limit)
+        announce_usage(
+            session, org_id, period, before=int(taken) - n, after=int(taken), limit=limit
+        )
         return Consumed(period, int(taken), limit)
     used = int(seen or 0)
     if used + n <= limit:  # room when the statement began, none at the lock: read it again

@@ -186,4 +186,3 @@ def _note_failure(conn: Connection, settings: Settings, ep: WebhookEndpoint, err
                 "last_error": error,
             },
         )
-

@@ -55,9 +55,9 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     _check_url(body.url, settings)
     count = session.scalar(
-        select(WebhookEndpoint.id).where(WebhookEndpoint.org_id == access.org_id).offset(
-            MAX_ENDPOINTS_PER_ORG - 1
-        )
+        select(WebhookEndpoint.id)
+        .where(WebhookEndpoint.org_id == access.org_id)
+        .offset(MAX_ENDPOINTS_PER_ORG - 1)
     )
     if count is not None:
         raise TooManyEndpoints(f"An organization may have at most {MAX_ENDPOINTS_PER_ORG}.")

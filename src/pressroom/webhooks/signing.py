@@ -17,9 +17,7 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def headers(
-    secrets_: Sequence[str], msg_id: str, timestamp: datetime, body: str
-) -> dict[str, str]:
+def headers(secrets_: Sequence[str], msg_id: str, timestamp: datetime, body: str) -> dict[str, str]:
     """webhook-id, webhook-timestamp and webhook-signature (one `v1,...` per secret:
     during a rotation's grace period receivers holding either secret verify)."""
     signature = " ".join(Webhook(s).sign(msg_id, timestamp, body) for s in secrets_)
