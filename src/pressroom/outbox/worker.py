@@ -61,6 +61,8 @@ class LoopConfig:
             poll_interval=settings.outbox_poll_interval,
             lease_seconds=settings.outbox_lease_seconds,
             per_lane=settings.outbox_max_in_flight_per_lane,
+            # A crashed worker's deliveries are resent within about 1.5 leases.
+            rescue_interval=min(5.0, settings.outbox_lease_seconds / 2),
             retry=RetryPolicy.from_settings(settings),
         )
 

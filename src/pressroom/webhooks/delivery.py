@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.orm import Session
 
 from pressroom.config import Settings
 from pressroom.db.base import new_id
@@ -50,13 +51,10 @@ class WebhookDeliverer:
         )
 
     def __call__(self, delivery: Delivery) -> Result:
-        with self.engine.connect() as conn:
-            endpoint = conn.execute(
-                select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id)
-            ).first()
-        if endpoint is None:
+        with Session(self.engine) as session:
+            ep = session.get(WebhookEndpoint, delivery.endpoint_id)
+        if ep is None:
             return Result(False, "endpoint deleted", permanent=True)
-        ep: WebhookEndpoint = endpoint[0]
         if not ep.enabled:
             return Result(False, "endpoint disabled", permanent=True)
         started = time.perf_counter()
