@@ -21,9 +21,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def production_client(database_url: str) -> Iterator[TestClient]:
-    test_client, engine = make_client(
-        database_url, environment="production", secret_key="p" * 40
-    )
+    test_client, engine = make_client(database_url, environment="production", secret_key="p" * 40)
     yield test_client
     engine.dispose()
 

@@ -105,7 +105,8 @@ class TestJobEvents:
         add_endpoint(client, headers, org, receiver.url, enabled=False)
         finish_job(client, headers, org, "succeeded")
         with _engine(client).connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM outbox_messages WHERE channel = 'webhook'")).scalar() == 0
+            webhooks = text("SELECT count(*) FROM outbox_messages WHERE channel = 'webhook'")
+            assert conn.execute(webhooks).scalar() == 0
 
 
 class TestPingAndRotation:
@@ -136,9 +137,7 @@ class TestPingAndRotation:
         path = f"/v1/orgs/{org}/webhook-endpoints/{endpoint['id']}"
         new = client.post(f"{path}/rotate-secret", headers=headers).json()["secret"]
         with _engine(client).begin() as conn:
-            conn.execute(
-                text("UPDATE webhook_endpoints SET previous_secret_expires_at = now()")
-            )
+            conn.execute(text("UPDATE webhook_endpoints SET previous_secret_expires_at = now()"))
         receiver.secrets = [endpoint["secret"], new]
         client.post(f"{path}/test", headers=headers)
         with running_loop(_engine(client)):
@@ -147,9 +146,7 @@ class TestPingAndRotation:
 
 
 class TestFailures:
-    def test_a_receiver_down_for_a_while_gets_the_event_when_back(
-        self, client: TestClient
-    ) -> None:
+    def test_a_receiver_down_for_a_while_gets_the_event_when_back(self, client: TestClient) -> None:
         receiver = Receiver()  # not listening yet: connections are refused
         headers, org = owner_org(client)
         endpoint = add_endpoint(client, headers, org, receiver.url)
@@ -275,7 +272,8 @@ class TestFailures:
         # Re-enabling starts the clock again.
         client.patch(path, json={"enabled": True}, headers=headers)
         again = client.get(path, headers=headers).json()
-        assert again["enabled"] and again["failing_since"] is None
+        assert again["enabled"]
+        assert again["failing_since"] is None
 
 
 class TestProductionTargetsAtDeliveryTime:
