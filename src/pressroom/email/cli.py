@@ -6,8 +6,6 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -41,10 +39,10 @@ def list_mail(
             ).all()
     finally:
         engine.dispose()
-    table = Table("id", "sent", "to", "subject")
+    if not rows:
+        typer.echo("the dev mailbox is empty", err=True)
     for mail_id, sent, to, subject in rows:
-        table.add_row(str(mail_id), sent.isoformat(timespec="seconds"), to, subject)
-    Console().print(table)
+        typer.echo(f"{mail_id}  {sent.isoformat(timespec='seconds')}  {to}  {subject}")
 
 
 @mail_app.command("show")

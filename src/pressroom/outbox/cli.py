@@ -6,8 +6,6 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Engine, select
 
 from pressroom.db.session import make_engine
@@ -51,10 +49,8 @@ def list_dead(
     finally:
         engine.dispose()
     typer.echo(f"{s.depth} waiting; the oldest for {s.oldest_age_seconds:.0f} s", err=True)
-    table = Table("id", "channel", "event", "org", "attempts", "last error")
     for row in rows:
-        table.add_row(*(str(v) if v is not None else "" for v in row))
-    Console().print(table)
+        typer.echo("  ".join("-" if v is None else str(v) for v in row))
 
 
 @outbox_app.command("replay")
