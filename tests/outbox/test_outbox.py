@@ -200,9 +200,14 @@ class TestSeams:
             assert not billing.apply_snapshot(
                 session, "stripe", snapshot("past_due", 999), get_catalog()
             )
-        with pytest.raises(RuntimeError), unit_of_work(factory) as session:
-            billing.apply_snapshot(session, "stripe", snapshot("past_due", 2000), get_catalog())
-            raise RuntimeError("the transaction fails after the change")
+
+        def change_then_fail() -> None:
+            with unit_of_work(factory) as session:
+                billing.apply_snapshot(session, "stripe", snapshot("past_due", 2000), get_catalog())
+                raise RuntimeError("the transaction fails after the change")
+
+        with pytest.raises(RuntimeError):
+            change_then_fail()
         rows = webhook_rows(engine, org)
         assert [r["event_type"] for r in rows] == ["subscription.updated"]
         data = rows[0]["payload"]["data"]  # type: ignore[index]
