@@ -185,7 +185,10 @@ def worker(
         start_http_server(settings.worker_metrics_port)
     runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
-    outbox = delivery_loop(get_engine(), settings)
+    try:
+        outbox = delivery_loop(get_engine(), settings)
+    except ValueError as exc:  # e.g. a malformed PRESSROOM_SMTP_URL
+        raise _fail(str(exc)) from None
     outbox.start()
     typer.echo(
         f"pressroom: worker {runner.worker_id} started ({config.concurrency} slots)", err=True
