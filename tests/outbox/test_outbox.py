@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -66,7 +67,7 @@ def webhook_rows(engine: Engine, org_id: uuid.UUID) -> list[dict[str, object]]:
             for r in conn.execute(
                 text(
                     "SELECT event_id, event_type, payload, status FROM outbox_messages"
-                    " WHERE org_id = :o AND channel = 'webhook' ORDER BY id"
+                    " WHERE org_id = :o AND channel = 'webhook' ORDER BY created_at, event_id"
                 ),
                 {"o": org_id},
             )
@@ -104,8 +105,8 @@ class TestFairClaims:
         fill(engine, org, 1)
         with engine.begin() as conn:
             (stale,) = queue.claim(conn, limit=1, lease_seconds=0.01, per_lane=1)
+        time.sleep(0.05)  # outside the transaction: its now() must be past the lease
         with engine.begin() as conn:
-            conn.execute(text("SELECT pg_sleep(0.05)"))
             assert queue.rescue_expired(conn) == 1
             (fresh,) = queue.claim(conn, limit=1, lease_seconds=30, per_lane=1)
         assert fresh.id == stale.id

@@ -43,7 +43,7 @@ def list_dead(
                     OutboxMessage.last_error,
                 )
                 .where(OutboxMessage.status == "dead")
-                .order_by(OutboxMessage.id.desc())
+                .order_by(OutboxMessage.updated_at.desc())
                 .limit(limit)
             ).all()
     finally:
