@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from pressroom.app import create_app
 from pressroom.config import Settings
@@ -33,11 +34,35 @@ def unique_email(name: str = "user") -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
 
 
-def signup(client: TestClient, email: str | None = None, password: str = PASSWORD) -> str:
+def signup(
+    client: TestClient, email: str | None = None, password: str = PASSWORD, *, verify: bool = True
+) -> str:
+    """A new account; verified (with the token its verification e-mail carries) unless
+    `verify=False`."""
     email = email or unique_email()
     response = client.post("/v1/auth/signup", json={"email": email, "password": password})
     assert response.status_code == 201, response.text
+    if verify:
+        token = queued_mail(client, email, "verify_email")["token"]
+        verified = client.post("/v1/auth/verify-email", json={"token": token})
+        assert verified.status_code == 200, verified.text
     return email
+
+
+def queued_mail(client: TestClient, to: str, template: str) -> dict[str, Any]:
+    """The context of the newest e-mail of `template` waiting in the outbox for `to`."""
+    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        context = conn.execute(
+            text(
+                "SELECT payload -> 'context' FROM outbox_messages WHERE channel = 'email'"
+                " AND payload ->> 'to' = :to AND payload ->> 'template' = :template"
+                " ORDER BY created_at DESC, id DESC LIMIT 1"
+            ),
+            {"to": to.lower(), "template": template},
+        ).scalar()
+    assert context is not None, f"no {template} e-mail queued for {to}"
+    found: dict[str, Any] = context
+    return found
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from pressroom import __version__, health
 from pressroom.accounts.routes import router as accounts_router
 from pressroom.auth import passwords
+from pressroom.auth.recovery_routes import router as recovery_router
 from pressroom.auth.routes import router as auth_router
 from pressroom.billing import webhooks
 from pressroom.billing.routes import router as billing_router
@@ -28,6 +29,7 @@ from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
 from pressroom.storable import refuse_unstorable_text
 from pressroom.usage.routes import router as usage_router
+from pressroom.webhooks.routes import router as webhooks_router
 
 API_PREFIX = "/v1"
 
@@ -37,12 +39,14 @@ def api_router() -> APIRouter:
     for router in (
         accounts_router,
         auth_router,
+        recovery_router,
         orgs_router,
         invitations_router,
         api_keys_router,
         jobs_router,
         usage_router,
         billing_router,
+        webhooks_router,
     ):
         v1.include_router(router)
     return v1

@@ -23,8 +23,10 @@ from pressroom.config import DEV_KEY_WARNING, Settings, describe_settings_error,
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
+from pressroom.email.cli import mail_app
 from pressroom.generation.cli import generate
 from pressroom.observability import configure_logging
+from pressroom.outbox.cli import outbox_app
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
@@ -33,6 +35,8 @@ app.command()(generate)
 app.add_typer(billing_app, name="billing")
 app.add_typer(dev_app, name="dev")
 app.add_typer(bench_app, name="bench")
+app.add_typer(mail_app, name="mail")
+app.add_typer(outbox_app, name="outbox")
 
 
 log = structlog.get_logger("pressroom.cli")
@@ -228,12 +232,14 @@ def worker(
     ] = None,
     ready_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Run a worker: claim queued jobs, run them, record the outcome. Scale by running more."""
+    """Run a worker: run queued jobs and deliver the outbox (webhooks, e-mail). Scale by
+    running more."""
     from prometheus_client import start_http_server
 
     from pressroom.db.session import get_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
+    from pressroom.outbox.worker import delivery_loop
 
     settings = _check_startup_config()
     _check_database(_database_url())
@@ -249,9 +255,17 @@ def worker(
         start_http_server(settings.worker_metrics_port)
     runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
+    try:
+        outbox = delivery_loop(get_engine(), settings)
+    except ValueError as exc:  # e.g. a malformed PRESSROOM_SMTP_URL
+        raise _fail(str(exc)) from None
+    outbox.start()
     log.info("worker started", worker_id=runner.worker_id, slots=config.concurrency)
     launch.mark_ready(ready_file)
-    runner.run()
+    try:
+        runner.run()
+    finally:
+        outbox.stop()
 
 
 if __name__ == "__main__":

@@ -81,6 +81,13 @@ class World:
         self.invitation_b = invite(client, self.bob, self.org_b, "dave@example.com")["id"]
         self.key_b = create_api_key(client, self.bob, self.org_b)["id"]
         self.job_b, self.artifact_b = self._job_with_artifact(client)
+        endpoint = client.post(
+            f"/v1/orgs/{self.org_b}/webhook-endpoints",
+            json={"url": "http://127.0.0.1:9/hook"},
+            headers=self.bob,
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        self.endpoint_b = endpoint.json()["id"]
         # Real ids of B's resources, by path parameter name; unknown names get a random id
         # (the structural test below still proves such a route is tenant-scoped).
         self.ids = {
@@ -90,6 +97,7 @@ class World:
             "key_id": self.key_b,
             "job_id": self.job_b,
             "artifact_id": self.artifact_b,
+            "endpoint_id": self.endpoint_b,
         }
 
     def _job_with_artifact(self, client: TestClient) -> tuple[str, str]:
@@ -121,7 +129,15 @@ class World:
         org = f"/v1/orgs/{self.org_b}"
         return {
             part: client.get(org + part, headers=self.bob).json()
-            for part in ("", "/members", "/invitations", "/api-keys", "/jobs", "/usage")
+            for part in (
+                "",
+                "/members",
+                "/invitations",
+                "/api-keys",
+                "/jobs",
+                "/usage",
+                "/webhook-endpoints",
+            )
         }
 
 

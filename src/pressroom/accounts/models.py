@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Index, Text
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pressroom.db.base import Base, IdMixin, TimestampsMixin
@@ -18,3 +20,9 @@ class User(IdMixin, TimestampsMixin, Base):
     email: Mapped[str] = mapped_column(Text, nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     display_name: Mapped[str | None] = mapped_column(Text)
+    # Set when the user proves the address is theirs (docs/email.md, "Verification").
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None

@@ -4,8 +4,10 @@ from fastapi import APIRouter, status
 
 from pressroom.accounts import service
 from pressroom.accounts.schemas import SignupIn, UserOut
+from pressroom.auth import email_verification
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.auth.rate_limit import Attempts
+from pressroom.config import AppSettings
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized, error_responses
 
@@ -20,13 +22,15 @@ router = APIRouter(tags=["accounts"])
 def signup(
     body: SignupIn,
     session: DbSession,
+    settings: AppSettings,
     attempts: Attempts,
 ) -> UserOut:
-    """Create an account. Log in afterwards to get tokens."""
+    """Create an account and mail a verification link. Log in afterwards to get tokens."""
     attempts.count("signup", body.email)
     user = service.signup(
         session, email=body.email, password=body.password, display_name=body.display_name
     )
+    email_verification.start(session, settings, user)
     return UserOut.model_validate(user)
 
 

@@ -24,4 +24,5 @@ class UserOut(BaseModel):
     id: uuid.UUID
     email: str
     display_name: str | None
+    email_verified: bool
     created_at: datetime

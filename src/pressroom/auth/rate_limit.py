@@ -43,19 +43,23 @@ def ip_key(action: str, ip: str | None) -> str:
     return f"{action}:ip:{ip or 'unknown'}"
 
 
-Action = Literal["signup", "login"]
+Action = Literal["signup", "login", "reset", "verify"]
 
 
 def _limits_of(settings: Settings, action: Action) -> tuple[int, int]:
     """(per client IP, per account) attempts allowed per window."""
     if action == "signup":
         return settings.signup_limit_per_ip, settings.signup_limit_per_account
-    return settings.login_limit_per_ip, settings.login_limit_per_account
+    if action == "login":
+        return settings.login_limit_per_ip, settings.login_limit_per_account
+    # Both mail a link: limited like each other, so neither floods an inbox.
+    return settings.password_reset_limit_per_ip, settings.password_reset_limit_per_account
 
 
 @dataclass(frozen=True)
 class AttemptCounter:
-    """Counts a signup or login attempt against its per-IP and per-account limits."""
+    """Counts an attempt (signup, login, a mailed link) against its per-IP and per-account
+    limits."""
 
     engine: Engine
     settings: Settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -86,11 +87,18 @@ def logout_everywhere(session: Session, caller: UserPrincipal) -> int:
 
 
 def _revoke(session: Session, caller: UserPrincipal, *, only_current: bool) -> int:
+    return revoke_sessions(session, caller.user.id, caller.session_id if only_current else None)
+
+
+def revoke_sessions(
+    session: Session, user_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> int:
+    """End the user's sessions (only `session_id`, if given); returns how many ended."""
     query = update(AuthSession).where(
-        AuthSession.user_id == caller.user.id, AuthSession.revoked_at.is_(None)
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
-    if only_current:
-        query = query.where(AuthSession.id == caller.session_id)
+    if session_id is not None:
+        query = query.where(AuthSession.id == session_id)
     ended = session.execute(
         query.values(revoked_at=datetime.now(UTC)).returning(AuthSession.id)
     ).all()

@@ -37,6 +37,7 @@ from pressroom.billing.plans import FREE_PLAN, PlanCatalog
 from pressroom.billing.providers.base import CheckoutLink, EventError, SubscriptionSnapshot
 from pressroom.db.session import driver_connection
 from pressroom.orgs.models import Organization
+from pressroom.webhooks.events import announce_subscription
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,7 @@ def apply_snapshot(
             **state,
         }
         if _insert(session, values):
+            announce_subscription(session, org_id, provider, state)
             return True
         row = _lock(session, provider, snap.subscription_id)
         assert row is not None  # the conflicting insert has committed
@@ -235,6 +237,7 @@ def apply_snapshot(
     if state["provider_customer_id"] is None:
         state["provider_customer_id"] = row["provider_customer_id"]
     driver_connection(session).execute(_UPDATE_STATE, {**state, "id": row["id"]})
+    announce_subscription(session, row["org_id"], provider, state)
     return True
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.types import Uuid
 
 from pressroom.db.base import new_id
 from pressroom.usage.service import refund_job
+from pressroom.webhooks.events import JobOutcome, announce_jobs
 
 if TYPE_CHECKING:
     from pressroom.jobs.worker.retry_policy import RetryPolicy
@@ -335,15 +336,35 @@ def complete_many(conn: Connection, successes: Sequence[Success]) -> dict[uuid.U
     written: dict[uuid.UUID, str] = {
         job_id: status for job_id, status in conn.execute(_COMPLETE_MANY, params)
     }
+    done = [s for s in successes if s.claim.id in written]
     rows = [
         _artifact_row(s.claim.id, a)
-        for s in successes
-        if written.get(s.claim.id) == "succeeded"
+        for s in done
+        if written[s.claim.id] == "succeeded"
         for a in s.artifacts
     ]
     if rows:
         conn.execute(_INSERT_ARTIFACTS, rows)
+    artifacts: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {}
+    for row in rows:
+        artifacts.setdefault(row["job_id"], []).append((row["id"], row["type"], row["media_type"]))
+    announce_jobs(
+        conn,
+        [
+            _outcome(
+                s.claim,
+                written[s.claim.id],
+                usage=s.usage,
+                artifacts=artifacts.get(s.claim.id, []),
+            )
+            for s in done
+        ],
+    )
     return written
+
+
+def _outcome(claim: Claim, status: str, **details: Any) -> JobOutcome:
+    return JobOutcome(claim.id, claim.org_id, claim.kind, status, **details)
 
 
 def _artifact_row(job_id: uuid.UUID, a: ArtifactRow) -> dict[str, Any]:
@@ -392,13 +413,18 @@ def retry_or_fail(
     status = _finish(conn, claim, "failed", error=error)
     if status == "failed" and refundable:
         refund_job(conn, claim.id)
+    if status is not None:
+        announce_jobs(conn, [_outcome(claim, status, error=error)])
     return status
 
 
 def cancel(conn: Connection, claim: Claim) -> str | None:
     """Honour a cancellation request for a running job (the work done is not refunded).
     Returns "canceled", or None if the lease was lost."""
-    return _finish(conn, claim, "canceled", error=_CANCELED_ERROR)
+    status = _finish(conn, claim, "canceled", error=_CANCELED_ERROR)
+    if status is not None:
+        announce_jobs(conn, [_outcome(claim, status, error=_CANCELED_ERROR)])
+    return status
 
 
 _RELEASE = text(
@@ -419,7 +445,7 @@ def release(conn: Connection, claim: Claim) -> bool:
 
 _EXPIRED = text(
     """
-    SELECT id, lease_expiries, cancel_requested_at IS NOT NULL FROM content_jobs
+    SELECT id, org_id, kind, lease_expiries, cancel_requested_at IS NOT NULL FROM content_jobs
     WHERE status = 'running' AND lease_expires_at < now()
     ORDER BY lease_expires_at LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -428,12 +454,14 @@ _EXPIRED = text(
 
 # The crashed run's attempt is given back (`attempts - 1`): a worker dying is not the job
 # failing. The expiry is counted instead, against the policy's own cap.
+_LEASE_EXPIRED_ERROR = "lease expired: the worker running it stopped responding"
+_RESCUE_ERRORS = {"canceled": _CANCELED_ERROR, "failed": _LEASE_EXPIRED_ERROR}
 _RESCUE = text(
-    """
+    f"""
     UPDATE content_jobs j
     SET status = r.status, attempts = j.attempts - 1, lease_expiries = j.lease_expiries + 1,
-        error = CASE WHEN r.status = 'canceled' THEN 'canceled while running'
-                     ELSE 'lease expired: the worker running it stopped responding' END,
+        error = CASE WHEN r.status = 'canceled' THEN '{_CANCELED_ERROR}'
+                     ELSE '{_LEASE_EXPIRED_ERROR}' END,
         run_after = now() + make_interval(secs => r.delay),
         finished_at = CASE WHEN r.status = 'queued' THEN NULL ELSE now() END,
         lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
@@ -462,7 +490,7 @@ def rescue_expired(conn: Connection, policy: RetryPolicy, *, limit: int = 500) -
     if not expired:
         return RescueResult(0, 0)
     statuses, delays = [], []
-    for _, expiries, cancel_requested in expired:
+    for _, _, _, expiries, cancel_requested in expired:
         if cancel_requested:
             statuses.append("canceled")
         elif policy.rescues(expiries + 1):
@@ -470,11 +498,19 @@ def rescue_expired(conn: Connection, policy: RetryPolicy, *, limit: int = 500) -
         else:
             statuses.append("failed")
         delays.append(policy.rescue_delay(expiries + 1))
-    ids = [job_id for job_id, _, _ in expired]
+    ids = [row[0] for row in expired]
     conn.execute(_RESCUE, {"ids": ids, "statuses": statuses, "delays": delays})
     failed = [job_id for job_id, status in zip(ids, statuses, strict=True) if status == "failed"]
     for job_id in failed:
         refund_job(conn, job_id)
+    announce_jobs(
+        conn,
+        [
+            JobOutcome(job_id, org_id, kind, status, error=_RESCUE_ERRORS[status])
+            for (job_id, org_id, kind, _, _), status in zip(expired, statuses, strict=True)
+            if status != "queued"
+        ],
+    )
     return RescueResult(
         requeued=statuses.count("queued"), failed=len(failed), canceled=statuses.count("canceled")
     )

@@ -25,6 +25,7 @@ from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
 from pressroom.jobs.schemas import JobSubmission
 from pressroom.pagination import Cursor, PageParams
 from pressroom.usage import service as usage
+from pressroom.webhooks.events import JobOutcome, announce_jobs
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -212,6 +213,7 @@ def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob
     ).scalar()
     if canceled is not None:
         usage.refund_job(session, job_id)
+        announce_jobs(session, [JobOutcome(job_id, org_id, job.kind, JobStatus.CANCELED.value)])
     else:
         requested = session.execute(
             update(ContentJob)

@@ -46,13 +46,15 @@ Inviter = Annotated[OrgAccess, require(Permission.MEMBERS_INVITE)]
 def create_invitation(
     body: InvitationCreate, access: Inviter, session: DbSession, settings: AppSettings
 ) -> InvitationCreated:
-    """Invite an email address. The token is returned once: deliver it to the invitee."""
+    """Invite an email address: the invitee is mailed an accept link. The token is also
+    returned (once), for API-only use."""
     invitation, token = invitations.create_invitation(
         session,
         access,
         email=body.email,
         role=body.role,
         ttl_seconds=settings.invitation_ttl_seconds,
+        public_url=settings.public_url,
     )
     return InvitationCreated(**InvitationOut.model_validate(invitation).model_dump(), token=token)
 
@@ -79,7 +81,8 @@ def revoke_invitation(invitation_id: uuid.UUID, access: Inviter, session: DbSess
     responses=error_responses(Unauthorized, UserRequired, NotFound, Conflict, InvalidInput),
 )
 def accept_invitation(body: InvitationAccept, caller: CurrentUser, session: DbSession) -> MemberOut:
-    """Join the organization you were invited to (log in as the invited email first)."""
+    """Join the organization you were invited to (log in as the invited email, and verify
+    it, first)."""
     membership = invitations.accept_invitation(session, caller, body.token)
     _, user = get_member(session, membership.org_id, caller.user.id)
     return MemberOut(

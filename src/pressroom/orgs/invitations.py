@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from pressroom.accounts.models import User
 from pressroom.accounts.service import normalize_email
+from pressroom.auth.email_verification import require_verified
 from pressroom.auth.principals import UserPrincipal
 from pressroom.auth.tokens import hash_secret, new_secret
+from pressroom.email.service import send_email
 from pressroom.errors import Conflict, Forbidden, NotFound
 from pressroom.orgs.access import OrgAccess, PermissionDenied
 from pressroom.orgs.models import Invitation, Membership, Role
@@ -42,9 +44,17 @@ def _pending(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def create_invitation(
-    session: Session, access: OrgAccess, *, email: str, role: Role, ttl_seconds: int
+    session: Session,
+    access: OrgAccess,
+    *,
+    email: str,
+    role: Role,
+    ttl_seconds: int,
+    public_url: str,
 ) -> tuple[Invitation, str]:
-    """A new invitation and its token; a pending invitation to the same email is replaced."""
+    """A new invitation and its token, mailed to the invitee with an accept link (the
+    token is also returned, for API-only use); a pending invitation to the same email is
+    replaced."""
     if role == Role.OWNER and access.role != Role.OWNER:
         raise PermissionDenied("Only an owner may invite an owner.")
     email = normalize_email(email)
@@ -72,6 +82,20 @@ def create_invitation(
     )
     session.add(invitation)
     session.flush()
+    send_email(
+        session,
+        to=email,
+        template="invitation",
+        org_id=access.org_id,
+        context={
+            "email": email,
+            "org_name": access.org.name,
+            "role": role.value,
+            "inviter": access.user.user.email if access.user else None,
+            "accept_url": f"{public_url.rstrip('/')}/invitations/accept?token={token}",
+            "expires_at": invitation.expires_at.isoformat(timespec="minutes"),
+        },
+    )
     return invitation, token
 
 
@@ -99,6 +123,7 @@ def revoke_invitation(session: Session, org_id: uuid.UUID, invitation_id: uuid.U
 
 def accept_invitation(session: Session, caller: UserPrincipal, token: str) -> Membership:
     """Spend the token (once) and make the caller a member with the invited role."""
+    require_verified(caller.user)
     now = datetime.now(UTC)
     token_hash = hash_secret(token)
     # One statement marks it used, so two concurrent accepts cannot both succeed.

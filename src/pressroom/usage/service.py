@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pressroom.db.base import new_id
 from pressroom.errors import PaymentRequired
+from pressroom.webhooks.events import announce_usage
 
 
 def period_of(moment: datetime) -> date:
@@ -81,6 +82,9 @@ def consume(
         _CONSUME, {"id": new_id(), "org_id": org_id, "period": period, "n": n, "limit": limit}
     ).one()
     if taken is not None:
+        announce_usage(
+            session, org_id, period, before=int(taken) - n, after=int(taken), limit=limit
+        )
         return Consumed(period, int(taken), limit)
     used = int(seen or 0)
     if used + n <= limit:  # room when the statement began, none at the lock: read it again
