@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # Pooled connections older than this are replaced on checkout (a middlebox may drop
     # an idle connection silently; see pressroom.db.session).
     db_pool_recycle_seconds: int = Field(default=600, ge=1)
+    # A connection pooler in front of PostgreSQL, and the direct connection the worker's
+    # LISTEN needs behind one (pressroom.db.pooler, docs/scaling.md).
+    db_pooler: Literal["auto", "none", "pgbouncer"] = "auto"
+    db_listen_url: str | None = None
 
     # Workers (pressroom worker): a crashed worker's jobs return to the queue within
     # worker_lease_seconds + worker_rescue_interval.

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import get_settings
+from pressroom.db import pooler
 from pressroom.db.url import database_url, to_sqlalchemy_url
 
 AFTER_COMMIT_KEY = "after_commit"
@@ -39,11 +40,9 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
         pool_recycle=settings.db_pool_recycle_seconds,
         # Errors must not carry bound values (password hashes, token hashes) into logs.
         hide_parameters=True,
-        connect_args={
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
-            "application_name": "pressroom",
-        },
+        connect_args={**pooler.connect_args(settings), "application_name": "pressroom"},
     )
+    pooler.install(engine, settings)
     event.listen(engine, "checkout", _refuse_dead_connection)
     return engine
 

@@ -30,7 +30,8 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from pressroom.db.url import to_libpq_url
+from pressroom.config import get_settings
+from pressroom.db.pooler import listen_url
 from pressroom.jobs import metrics, queue
 from pressroom.jobs.queue import Claim, ConcurrencyPolicy, Success
 from pressroom.jobs.runner import Canceled, JobFailed, Runner
@@ -175,7 +176,9 @@ class Worker:
     def _listen_loop(self) -> None:
         """Turn NOTIFYs into wake-ups; reconnect (and wake, in case one was missed) after
         the connection drops."""
-        url = to_libpq_url(self.engine.url.render_as_string(False))
+        url = listen_url(self.engine, get_settings())
+        if url is None:
+            return  # behind a pooler with no direct connection: the claim loop polls
         conn: psycopg.Connection[tuple[object, ...]] | None = None
         while not self._stopping.is_set():
             try:
