@@ -21,8 +21,9 @@ run: install
 	$(BIN)/pressroom up
 
 ## The whole suite on a real PostgreSQL (a throwaway embedded one unless DATABASE_URL is set).
+## PYTEST_ARGS narrows it, e.g. PYTEST_ARGS='-m "not multiprocess"' (what .ci/run does once).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -115,6 +115,19 @@ server_check_delay = 0
                 self.proc.wait()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def transactions(self, database: str) -> int:
+        """Transactions PgBouncer has passed through for `database` (its admin console
+        speaks only the simple query protocol: hence the client-side cursor)."""
+        admin = f"postgresql://{self.server.get('user', 'postgres')}@127.0.0.1:{self.port}/pgbouncer"
+        with psycopg.connect(admin, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+            cur = conn.execute("SHOW STATS")
+            names = [c.name for c in cur.description or ()]
+            for row in cur:
+                stats = dict(zip(names, row, strict=True))
+                if stats["database"] == database:
+                    return int(stats["total_xact_count"])
+        return 0
+
     def log(self) -> str:
         path = self.workdir / "pgbouncer.log"
         return path.read_text() if path.exists() else ""
