@@ -48,7 +48,8 @@ class PgBouncer:
     def url(self, database_url: str) -> str:
         """`database_url`'s database and user, through this PgBouncer."""
         target = conninfo_to_dict(to_libpq_url(database_url))
-        return f"postgresql://{target.get('user', 'postgres')}@127.0.0.1:{self.port}/{target['dbname']}"
+        user = target.get("user", "postgres")
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{target['dbname']}"
 
     def _config(self, roles: list[str]) -> None:
         host = self.server.get("host") or "/var/run/postgresql"
@@ -118,7 +119,8 @@ server_check_delay = 0
     def transactions(self, database: str) -> int:
         """Transactions PgBouncer has passed through for `database` (its admin console
         speaks only the simple query protocol: hence the client-side cursor)."""
-        admin = f"postgresql://{self.server.get('user', 'postgres')}@127.0.0.1:{self.port}/pgbouncer"
+        user = self.server.get("user", "postgres")
+        admin = f"postgresql://{user}@127.0.0.1:{self.port}/pgbouncer"
         with psycopg.connect(admin, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
             cur = conn.execute("SHOW STATS")
             names = [c.name for c in cur.description or ()]
@@ -131,4 +133,3 @@ server_check_delay = 0
     def log(self) -> str:
         path = self.workdir / "pgbouncer.log"
         return path.read_text() if path.exists() else ""
-

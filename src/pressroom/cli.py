@@ -17,6 +17,7 @@ from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
 from pressroom.generation.cli import generate
+from pressroom.jobs.cli import jobs_app
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
 app.add_typer(bench_app, name="bench")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -174,6 +176,7 @@ def worker(
         poll_interval=settings.worker_poll_interval,
         rescue_interval=settings.worker_rescue_interval,
         shutdown_grace=settings.worker_shutdown_grace,
+        retention_interval=settings.retention_interval_seconds,
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # "engine" runs the generation engine; "noop"/"echo" exercise the queue alone.
     worker_runner: Literal["engine", "noop", "echo"] = "engine"
 
+    # Retention (pressroom.jobs.retention): a worker prunes expired content this often
+    # (0: never), this many jobs per transaction. The days per plan are in the plan catalog.
+    retention_interval_seconds: float = Field(default=300.0, ge=0)
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+
     # Generation engines (docs/generation.md). PRESSROOM_ENGINE_BY_KIND is JSON, e.g.
     # '{"social_posts": "openai"}'; kinds it does not name use PRESSROOM_ENGINE.
     engine: Literal["builtin", "openai"] = "builtin"

@@ -124,7 +124,6 @@ def pgbouncer(server_url: str, database_url: str) -> Iterator[PgBouncer]:
     bouncer.stop()
 
 
-
 def pooled_settings(bouncer: PgBouncer, database_url: str) -> dict[str, str]:
     """A process deployed behind `bouncer` that LISTENs on a direct connection."""
     return {"db_pooler": "pgbouncer", "db_listen_url": database_url}

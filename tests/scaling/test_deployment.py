@@ -146,10 +146,11 @@ def run_scenario(database_url: str, cluster: Cluster) -> None:
     workers = [cluster.worker(concurrency=4) for _ in range(3)]
     with connect(database_url) as db:
 
-        def done(org: uuid.UUID | None = None) -> int:
-            where = "status NOT IN ('queued', 'running')" + (" AND org_id = %s" if org else "")
-            row = db.execute(f"SELECT count(*) FROM content_jobs WHERE {where}", (org,) if org else ())
-            return int(row.fetchone()[0])  # type: ignore[index]
+        def done() -> int:
+            row = db.execute(
+                "SELECT count(*) FROM content_jobs WHERE status NOT IN ('queued', 'running')"
+            ).fetchone()
+            return int(row[0])  # type: ignore[index]
 
         def leased_by(proc: Any) -> int:
             row = db.execute(
@@ -172,14 +173,13 @@ def run_scenario(database_url: str, cluster: Cluster) -> None:
         peaks = sampler.stop()
         statuses = dict(db.execute("SELECT status, count(*) FROM content_jobs GROUP BY status"))
         artifacts = {
-            n for (n,) in db.execute(
+            n
+            for (n,) in db.execute(
                 "SELECT count(a.id) FROM content_jobs j"
                 " LEFT JOIN content_artifacts a ON a.job_id = j.id GROUP BY j.id"
             )
         }
-        rescued = db.execute(
-            "SELECT count(*) FROM content_jobs WHERE attempts > 1"
-        ).fetchone()
+        rescued = db.execute("SELECT count(*) FROM content_jobs WHERE attempts > 1").fetchone()
         small_last, big_last = (
             db.execute(
                 "SELECT max(finished_at) FROM content_jobs WHERE org_id = ANY(%s)", (orgs,)
@@ -189,27 +189,25 @@ def run_scenario(database_url: str, cluster: Cluster) -> None:
         used = dict(db.execute("SELECT org_id, jobs_used FROM usage_counters"))
     assert statuses == {"succeeded": 200}, cluster.logs()
     assert artifacts == {1}  # nothing lost, nothing run twice into the record
-    assert rescued is not None and rescued[0] >= 1  # the killed worker's jobs came back
+    assert rescued is not None
+    assert rescued[0] >= 1  # the killed worker's jobs came back
     assert peaks.get(uuid.UUID(free), 0) == FREE_RUNNING
     assert 1 < peaks.get(uuid.UUID(pro), 0) <= PRO_RUNNING
     # Fairness: the pro org's 30 jobs were done while the big backlog still ran.
     assert small_last < big_last
-    assert used[uuid.UUID(free)] == FREE_QUOTA and used[uuid.UUID(pro)] == 30
+    assert used[uuid.UUID(free)] == FREE_QUOTA
+    assert used[uuid.UUID(pro)] == 30
     assert all(w.poll() is None for w in workers[1:]), cluster.logs()
 
 
 class TestManyProcesses:
-    def test_direct_to_postgresql(
-        self, database_url: str, cluster: Callable[..., Cluster]
-    ) -> None:
+    def test_direct_to_postgresql(self, database_url: str, cluster: Callable[..., Cluster]) -> None:
         run_scenario(database_url, cluster(database_url))
 
     def test_through_pgbouncer_in_transaction_mode(
         self, database_url: str, pgbouncer: PgBouncer, cluster: Callable[..., Cluster]
     ) -> None:
-        deployed = cluster(
-            pgbouncer.url(database_url), **pooled_settings(pgbouncer, database_url)
-        )
+        deployed = cluster(pgbouncer.url(database_url), **pooled_settings(pgbouncer, database_url))
         run_scenario(database_url, deployed)
         database = database_url.rsplit("/", 1)[1].split("?")[0]
         assert pgbouncer.transactions(database) > 200  # the traffic did go through it
@@ -222,20 +220,24 @@ class TestPickUpBehindPgBouncer:
         org = create_org(api, headers, "notify")
         with connect(database_url) as db:
             wait_for(
-                lambda: db.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'"
-                ).fetchone()[0]  # type: ignore[index]
-                > 0
-                or "polling for new jobs" in deployed.logs(),
+                lambda: (
+                    db.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'"
+                    ).fetchone()[0]  # type: ignore[index]
+                    > 0
+                    or "polling for new jobs" in deployed.logs()
+                ),
                 60,
                 "the worker is up",
             )
             assert submit_many([api], headers, org, 1) == [202]
             wait_for(
-                lambda: db.execute(
-                    "SELECT count(*) FROM content_jobs WHERE status = 'succeeded'"
-                ).fetchone()[0]  # type: ignore[index]
-                == 1,
+                lambda: (
+                    db.execute(
+                        "SELECT count(*) FROM content_jobs WHERE status = 'succeeded'"
+                    ).fetchone()[0]  # type: ignore[index]
+                    == 1
+                ),
                 60,
                 "the job is done",
             )

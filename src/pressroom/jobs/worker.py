@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pressroom.config import get_settings
 from pressroom.db.pooler import listen_url
-from pressroom.jobs import metrics, queue
+from pressroom.jobs import metrics, queue, retention
 from pressroom.jobs.queue import Claim, ConcurrencyPolicy, Success
 from pressroom.jobs.runner import Canceled, JobFailed, Runner
 
@@ -57,6 +57,7 @@ class WorkerConfig:
     rescue_interval: float = 5.0
     shutdown_grace: float = 30.0
     stats_interval: float = 5.0
+    retention_interval: float = 0.0  # seconds between retention passes; 0: none
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Worker:
             (self._heartbeat_loop, "heartbeat"),
             (self._listen_loop, "listener"),
             (self._record_loop, "recorder"),
+            (self._retention_loop, "retention"),
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
         next_rescue = next_stats = 0.0
@@ -357,6 +359,9 @@ class Worker:
                 elif entry.claim.id in result.cancel_requested:
                     entry.cancel_requested = True
                     entry.stop.set()
+
+    def _retention_loop(self) -> None:
+        retention.run_periodically(self.engine, self._stopping, self.config.retention_interval)
 
     def _rescue(self) -> None:
         with self.engine.begin() as conn:
