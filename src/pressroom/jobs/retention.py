@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from prometheus_client import Counter
 from sqlalchemy import Engine, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +39,7 @@ from pressroom.config import get_settings
 from pressroom.jobs import queue
 
 log = logging.getLogger("pressroom.retention")
+PRUNED = Counter("pressroom_retention_pruned_jobs_total", "Finished jobs whose content was pruned.")
 
 _FINISHED = "('succeeded', 'failed', 'canceled')"
 # An org's retention in days: the claim's rule for "the org's live plan, else free"
@@ -150,6 +152,7 @@ class Pruner:
             jobs, artifacts, size, last = conn.execute(_PRUNE, params).one()
         result = PruneResult()
         result.add(int(jobs), int(artifacts), int(size))
+        PRUNED.inc(result.jobs)
         # A full batch may have left more in these orgs: stay on them. Past the last org,
         # start again from the first.
         if jobs < self.batch_size:
