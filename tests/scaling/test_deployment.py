@@ -168,6 +168,7 @@ def run_scenario(database_url: str, cluster: Cluster) -> None:
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = 'pressroom' AND pid <> pg_backend_pid()"
+            " AND datname = current_database()"
         )
         wait_for(lambda: done() == 200, 240, f"all jobs finish\n{cluster.logs()}")
         peaks = sampler.stop()
