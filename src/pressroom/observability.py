@@ -20,6 +20,8 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pressroom.api_metrics import observe_request
+
 REQUEST_ID_HEADER = "x-request-id"
 # A client-supplied id is echoed only if it is short and plain (no log injection).
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -162,6 +164,7 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                observe_request(scope["method"], status, time.perf_counter() - started)
                 client = scope.get("client")
                 access_log.info(
                     "request",

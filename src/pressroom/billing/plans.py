@@ -40,6 +40,8 @@ class Plan(BaseModel):
     max_concurrent_jobs: int = Field(ge=1)
     allowed_kinds: frozenset[JobKind] = Field(min_length=1)
     max_priority: int = Field(ge=0)
+    # Days a finished job's input and artifacts are kept (pressroom.jobs.retention).
+    retention_days: int = Field(default=30, ge=1, le=36_500)
     stripe_price_ids: tuple[str, ...] = ()
     paddle_price_ids: tuple[str, ...] = ()
 
@@ -53,18 +55,21 @@ DEFAULT_PLANS: dict[str, dict[str, Any]] = {
         "max_concurrent_jobs": 1,
         "allowed_kinds": ["summary", "key_points"],
         "max_priority": 0,
+        "retention_days": 30,
     },
     "pro": {
         "monthly_quota": 500,
         "max_concurrent_jobs": 5,
         "allowed_kinds": list(JOB_KINDS),
         "max_priority": 5,
+        "retention_days": 90,
     },
     "business": {
         "monthly_quota": 5000,
         "max_concurrent_jobs": 20,
         "allowed_kinds": list(JOB_KINDS),
         "max_priority": 10,
+        "retention_days": 365,
     },
 }
 

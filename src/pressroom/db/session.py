@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import get_settings
+from pressroom.db import pooler
 from pressroom.db.url import database_url, to_sqlalchemy_url
 
 AFTER_COMMIT_KEY = "after_commit"
@@ -40,11 +41,12 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
         # Errors must not carry bound values (password hashes, token hashes) into logs.
         hide_parameters=True,
         connect_args={
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            **pooler.connect_args(settings),
             "application_name": "pressroom",
             "connect_timeout": settings.db_connect_timeout_seconds,
         },
     )
+    pooler.install(engine, settings)
     event.listen(engine, "checkout", _refuse_dead_connection)
     return engine
 

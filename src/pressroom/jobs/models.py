@@ -55,6 +55,13 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
             "lease_expires_at",
             postgresql_where=text("status = 'running'"),
         ),
+        # Retention: finished jobs whose content is still kept, per org, oldest first.
+        Index(
+            "idx_content_jobs_prunable",
+            "org_id",
+            "finished_at",
+            postgresql_where=text("content_pruned_at IS NULL AND finished_at IS NOT NULL"),
+        ),
         Index(
             "uq_content_jobs_org_idempotency_key",
             "org_id",
@@ -97,6 +104,8 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
     quota_refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Engine accounting, e.g. {"model": ..., "prompt_tokens": ..., "completion_tokens": ...}.
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When retention blanked the input and deleted the artifacts (pressroom.jobs.retention).
+    content_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ContentArtifact(IdMixin, CreatedAtMixin, Base):

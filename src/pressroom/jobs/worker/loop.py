@@ -25,8 +25,9 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from pressroom.config import get_settings
 from pressroom.db.errors import short_error
-from pressroom.db.url import to_libpq_url
+from pressroom.db.pooler import listen_url
 from pressroom.jobs import metrics, queue
 from pressroom.jobs.queue import ConcurrencyPolicy, Success
 from pressroom.jobs.runner import Canceled, JobFailed, Runner
@@ -58,6 +59,7 @@ class WorkerConfig:
     shutdown_grace: float = 30.0
     stats_interval: float = 5.0
     connect_timeout: float = 10.0  # the listener's own connection
+    retention_interval: float = 0.0  # seconds between retention passes; 0: none
 
 
 class Worker:
@@ -80,7 +82,12 @@ class Worker:
         self._told_not_migrated = False
         self.completer = Completer(engine, self.inflight)
         self.maintenance = Maintenance(
-            engine, self.inflight, self.retry_policy, self.config.lease_seconds, self._stopping
+            engine,
+            self.inflight,
+            self.retry_policy,
+            self.config.lease_seconds,
+            self._stopping,
+            self.config.retention_interval,
         )
         self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
 
@@ -103,6 +110,7 @@ class Worker:
             (self.maintenance.heartbeat_loop, "heartbeat"),
             (self._listen_loop, "listener"),
             (self.completer.run, "completer"),
+            (self.maintenance.retention_loop, "retention"),
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
         try:
@@ -178,7 +186,9 @@ class Worker:
     def _listen_loop(self) -> None:
         """Turn NOTIFYs into wake-ups and cancellations; reconnect (and wake, in case one
         was missed) after the connection drops."""
-        url = to_libpq_url(self.engine.url.render_as_string(False))
+        url = listen_url(self.engine, get_settings())
+        if url is None:
+            return  # behind a pooler with no direct connection: the claim loop polls
         conn: psycopg.Connection[tuple[object, ...]] | None = None
         while not self._stopping.is_set():
             try:
