@@ -26,16 +26,7 @@ def signup(
     ip: ClientIp,
 ) -> UserOut:
     """Create an account. Log in afterwards to get tokens."""
-    rate_limit.hit(
-        engine,
-        [
-            rate_limit.Limit(rate_limit.ip_key("signup", ip), settings.signup_limit_per_ip),
-            rate_limit.Limit(
-                rate_limit.account_key("signup", body.email), settings.signup_limit_per_account
-            ),
-        ],
-        settings.rate_limit_window_seconds,
-    )
+    rate_limit.limit_attempt(engine, settings, "signup", ip, body.email)
     user = service.signup(
         session, email=body.email, password=body.password, display_name=body.display_name
     )

@@ -14,9 +14,11 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Engine, text
 
+from pressroom.config import Settings
 from pressroom.errors import TooManyRequests
 
 # One in this many hits also deletes windows that ended long ago, keeping the table small.
@@ -68,3 +70,24 @@ def hit(engine: Engine, limits: list[Limit], window_seconds: int) -> None:
             "Too many attempts; try again later.",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+def limit_attempt(
+    engine: Engine,
+    settings: Settings,
+    action: Literal["login", "signup"],
+    ip: str | None,
+    email: str,
+) -> None:
+    """Count a login or signup attempt per client address and per account: the one block
+    the API and the dashboard both call, so a browser and a script share the same limits."""
+    per_ip, per_account = (
+        (settings.login_limit_per_ip, settings.login_limit_per_account)
+        if action == "login"
+        else (settings.signup_limit_per_ip, settings.signup_limit_per_account)
+    )
+    hit(
+        engine,
+        [Limit(ip_key(action, ip), per_ip), Limit(account_key(action, email), per_account)],
+        settings.rate_limit_window_seconds,
+    )

@@ -21,16 +21,7 @@ def login(
     ip: ClientIp,
 ) -> TokenPair:
     """Exchange email and password for an access token and a refresh token."""
-    rate_limit.hit(
-        engine,
-        [
-            rate_limit.Limit(rate_limit.ip_key("login", ip), settings.login_limit_per_ip),
-            rate_limit.Limit(
-                rate_limit.account_key("login", body.email), settings.login_limit_per_account
-            ),
-        ],
-        settings.rate_limit_window_seconds,
-    )
+    rate_limit.limit_attempt(engine, settings, "login", ip, body.email)
     return service.login(session, settings, email=body.email, password=body.password)
 
 
