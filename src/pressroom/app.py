@@ -26,6 +26,7 @@ from pressroom.orgs.api_key_routes import router as api_keys_router
 from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
 from pressroom.usage.routes import router as usage_router
+from pressroom.web.routes import router as web_router
 
 API_PREFIX = "/v1"
 
@@ -71,6 +72,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(api_router())
+    app.include_router(web_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,0 +1,3 @@
+from tests.http import client
+
+__all__ = ["client"]
