@@ -1,3 +1,4 @@
 from tests.http import client
+from tests.web.browser import browser, dashboard
 
-__all__ = ["client"]
+__all__ = ["browser", "client", "dashboard"]

@@ -51,7 +51,7 @@ class TestHeadersAndCookies:
             assert "unsafe-inline" not in csp
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["x-content-type-options"] == "nosniff"
-            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["referrer-policy"] == "same-origin"
             assert response.headers["cache-control"] == "no-store"
             # No inline script anywhere: every <script> names a file of ours.
             for tag in re.findall(r"<script[^>]*>", response.text):

@@ -45,7 +45,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     # Invitation links carry their token in the query: never send it to another site.
-    "Referrer-Policy": "no-referrer",
+    # (Not no-referrer: with it, browsers send `Origin: null` on our own form posts.)
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
@@ -113,9 +114,9 @@ def csrf_valid(
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the form came from another origin (defence in depth:
-    old browsers send no Origin, and the token is the real check)."""
+    """False when the browser says the form came from another site (defence in depth: the
+    token is the real check). `Origin: null` (privacy modes) defers to Sec-Fetch-Site."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return origin == f"{request.url.scheme}://{request.url.netloc}"
+    if origin is not None and origin != "null":
+        return origin == f"{request.url.scheme}://{request.url.netloc}"
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
