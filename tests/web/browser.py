@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from pressroom.app import create_app
 from pressroom.billing import plans
@@ -22,6 +19,7 @@ from pressroom.config import Settings, get_settings
 from pressroom.db.session import make_engine
 from pressroom.jobs.policy import concurrency_policy, runner_for
 from pressroom.jobs.worker import Worker, WorkerConfig
+from tests.http import running
 
 CHROMIUM = os.environ.get("PRESSROOM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -76,12 +74,6 @@ def dashboard(
     engine = make_engine(database_url, pool_size=10)
     settings = Settings()
     app = create_app(engine, settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     worker = Worker(
         engine,
         runner_for(settings),
@@ -90,15 +82,12 @@ def dashboard(
     )
     worker_thread = threading.Thread(target=worker.run, daemon=True)
     worker_thread.start()
-    while not server.started:
-        time.sleep(0.02)
     try:
-        yield Dashboard(f"http://127.0.0.1:{port}", engine)
+        with running(app) as url:
+            yield Dashboard(url, engine)
     finally:
         worker.stop()
         worker_thread.join(10)
-        server.should_exit = True
-        thread.join(10)
         engine.dispose()
         get_settings.cache_clear()
         plans.get_catalog.cache_clear()

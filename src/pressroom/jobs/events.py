@@ -20,6 +20,7 @@ import anyio
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pressroom.jobs.metrics import EVENT_STREAMS
 from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
 
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
@@ -91,6 +92,22 @@ async def stream(
     poll_seconds: float = POLL_SECONDS,
 ) -> AsyncIterator[str]:
     """The events of one job the caller was already authorized to read."""
+    EVENT_STREAMS.inc()
+    try:
+        async for chunk in _events(factory, org_id, job_id, is_disconnected, poll_seconds):
+            yield chunk
+    finally:
+        # Also on a disconnect: the server cancels the stream, and this still runs.
+        EVENT_STREAMS.dec()
+
+
+async def _events(
+    factory: sessionmaker[Session],
+    org_id: uuid.UUID,
+    job_id: uuid.UUID,
+    is_disconnected: Callable[[], Awaitable[bool]],
+    poll_seconds: float,
+) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     started = last_sent = time.monotonic()
     previous: Snapshot | None = None
