@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint migrate-up migrate-down-one bench-indexes bench-jobs clean
+.PHONY: install run test lint migrate-up migrate-down-one bench-indexes bench-jobs screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -43,6 +43,11 @@ bench-indexes: install
 ## The jobs API through HTTP with 1M jobs (needs wrk) and publish docs/jobs.md.
 bench-jobs: install
 	$(BIN)/python -m bench.jobs_api
+
+## Screenshots of the dashboard's main pages into docs/screenshots/ (needs Debian's chromium).
+screenshots: install
+	PRESSROOM_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider \
+		tests/web/test_browser.py::test_the_whole_route
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

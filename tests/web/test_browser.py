@@ -120,7 +120,10 @@ def test_the_whole_route(dashboard: Dashboard, browser: Any) -> None:
     frame = page.locator("iframe.rendered")
     assert frame.get_attribute("sandbox") == ""
     assert "Local newsrooms" in page.frame_locator("iframe.rendered").locator("body").inner_text()
+    frame.scroll_into_view_if_needed()
     owner.shot("job")
+    if shots is not None:
+        frame.screenshot(path=str(shots / "job-frame.png"))
 
     # Injected markup is text on the page and inert in the frame.
     page.reload()

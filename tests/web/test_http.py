@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.factories import connect, make_jobs
 from tests.http import PASSWORD, bearer, create_org, login, make_client, new_user, unique_email
 from tests.web.forms import csrf_from, post_form, web_org, web_signup
 
@@ -303,3 +306,25 @@ def test_api_org_is_visible_on_the_dashboard(client: TestClient) -> None:
     token = csrf_from(client.get("/login").text)
     client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert f"/orgs/{org_id}/jobs" in client.get("/orgs").text
+
+
+def test_jobs_list_filters_and_keyset_pages(client: TestClient, database_url: str) -> None:
+    web_signup(client)
+    org_id = web_org(client)
+    with connect(database_url) as conn:
+        make_jobs(conn, uuid.UUID(org_id), 30, kind="summary")
+        make_jobs(conn, uuid.UUID(org_id), 2, kind="key_points")
+    first = client.get(f"/orgs/{org_id}/jobs")
+    assert first.text.count('class="status status-queued"') == 25
+    older = re.search(r'href="([^"]+)" rel="next"', first.text)
+    assert older, first.text
+    second = client.get(html.unescape(older.group(1)))
+    assert second.text.count('class="status status-queued"') == 7
+    assert 'rel="next"' not in second.text
+    assert "Newest jobs" in second.text
+    only = client.get(f"/orgs/{org_id}/jobs?kind=key_points")
+    assert only.text.count("<td>key_points</td>") == 2
+    assert "<td>summary</td>" not in only.text
+    none = client.get(f"/orgs/{org_id}/jobs?status=failed")
+    assert "No jobs match these filters" in none.text
+    assert client.get(f"/orgs/{org_id}/jobs?cursor=garbage").status_code == 422

@@ -50,7 +50,7 @@ def chart(period: date, daily: list[tuple[date, int]], quota: int) -> Chart:
     def y(value: int) -> float:
         return round(height - (height - top) * value / scale_max, 1)
 
-    cumulative, points, bars = 0, [], []
+    cumulative, points, bars = 0, [f"0,{y(0)}"], []
     busiest = max(per_day.values(), default=1)
     for index in range(days):
         day = date(period.year, period.month, index + 1)

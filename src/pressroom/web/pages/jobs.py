@@ -69,7 +69,7 @@ def job_list(
         status=status.value if status else "",
         kind=kind.value if kind else "",
         more=str(more) if more else None,
-        first_page=cursor is None,
+        newest=None if cursor is None else str(request.url.remove_query_params("cursor")),
     )
 
 
