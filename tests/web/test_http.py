@@ -260,6 +260,14 @@ class TestSessions:
         assert client.get("/v1/me", headers=api).status_code == 401
         assert client.get("/orgs", follow_redirects=False).status_code == 303
 
+    def test_the_account_page_lists_api_and_browser_sessions(self, client: TestClient) -> None:
+        email = web_signup(client)
+        login(client, email)
+        page = client.get("/account").text
+        rows = re.findall(r"<tr><td><time", page)
+        assert len(rows) == 2
+        assert page.count("(this browser)") == 1
+
     def test_api_logout_everywhere_ends_the_cookie_session(self, client: TestClient) -> None:
         email = web_signup(client)
         api = bearer(login(client, email)["access_token"])

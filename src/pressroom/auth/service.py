@@ -133,3 +133,19 @@ def logout_others(session: Session, caller: UserPrincipal) -> int:
         .returning(AuthSession.id)
     ).all()
     return len(ended)
+
+
+def live_sessions(session: Session, caller: UserPrincipal) -> list[AuthSession]:
+    """The caller's sessions that still work, newest first (on ix_auth_sessions_user_id)."""
+    return list(
+        session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == caller.user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > datetime.now(UTC),
+            )
+            .order_by(AuthSession.created_at.desc())
+            .limit(100)
+        )
+    )

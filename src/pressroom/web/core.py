@@ -121,13 +121,24 @@ class Org:
         return self.access.org_id
 
 
+def web_org_access(org_id: uuid.UUID, user: WebUser, session: WebDb) -> OrgAccess:
+    """The API's `org_access` for the cookie's user: the dashboard's one way into an org
+    (tests/api/test_tenant_isolation.py checks that every org page depends on it)."""
+    return org_access(org_id, user, session)
+
+
 def org_page(permission: Permission) -> Any:
-    def dependency(org_id: uuid.UUID, user: WebUser, session: WebDb, request: Request) -> Org:
-        access = ensure(org_access(org_id, user, session), permission)
-        org = Org(access, org_service.plans_of(session, [org_id])[org_id])
+    """`Annotated[Org, org_page(Permission.X)]`: the page's org, if the user may do X there."""
+
+    def dependency(
+        access: Annotated[OrgAccess, Depends(web_org_access)], session: WebDb, request: Request
+    ) -> Org:
+        ensure(access, permission)
+        org = Org(access, org_service.plans_of(session, [access.org_id])[access.org_id])
         request.state.org = org
         return org
 
+    dependency.__name__ = f"org_page_{permission.name.lower()}"
     return Depends(dependency)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from pressroom.accounts import service as accounts
@@ -12,6 +15,7 @@ from pressroom.app_state import client_ip
 from pressroom.auth import rate_limit
 from pressroom.auth import service as auth
 from pressroom.auth.passwords import MAX_PASSWORD_LENGTH
+from pressroom.auth.principals import UserPrincipal
 from pressroom.auth.schemas import TokenPair
 from pressroom.errors import AppError
 from pressroom.validation import Name
@@ -25,6 +29,7 @@ from pressroom.web.core import (
     form_error,
     parse,
     redirect,
+    rejected,
     render,
     safe_next,
     settings_of,
@@ -73,18 +78,19 @@ def home(user: MaybeUser) -> Response:
 
 
 @router.get("/signup")
-def signup_page(request: Request, user: MaybeUser) -> Response:
-    return render(request, "signup.html", values={})
+def signup_page(request: Request, next: str = "/orgs") -> Response:
+    return render(request, "signup.html", values={}, next=safe_next(next))
 
 
 @router.post("/signup")
 def signup(request: Request, session: WebDb, form: Form) -> Response:
     settings = settings_of(request)
     values = {k: form.get(k, "") for k in ("email", "display_name")}
+    target = safe_next(form.get("next") or "/orgs")
     try:
         body = parse(SignupIn, form)
     except ValidationError as exc:
-        return form_error(request, session, "signup.html", exc, values)
+        return form_error(request, session, "signup.html", exc, values, next=target)
     try:
         rate_limit.limit_attempt(
             request.app.state.engine, settings, "signup", client_ip(request), body.email
@@ -94,8 +100,8 @@ def signup(request: Request, session: WebDb, form: Form) -> Response:
         )
         tokens = auth.login_session(session, settings, user)
     except AppError as exc:
-        return form_error(request, session, "signup.html", exc, values)
-    return _signed_in(request, tokens, "/orgs")
+        return form_error(request, session, "signup.html", exc, values, next=target)
+    return _signed_in(request, tokens, target)
 
 
 @router.get("/login")
@@ -133,9 +139,19 @@ def logout(request: Request, user: WebUser, session: WebDb, form: Form) -> Respo
     return response
 
 
+def _account(
+    request: Request, user: UserPrincipal, session: Session, status: int = 200, **context: Any
+) -> Response:
+    context.setdefault("values", {"display_name": user.user.display_name})
+    sessions = auth.live_sessions(session, user)
+    return render(
+        request, "account.html", status, sessions=sessions, current=user.session_id, **context
+    )
+
+
 @router.get("/account")
-def account_page(request: Request, user: WebUser) -> Response:
-    return render(request, "account.html", values={"display_name": user.user.display_name})
+def account_page(request: Request, user: WebUser, session: WebDb) -> Response:
+    return _account(request, user, session)
 
 
 @router.post("/account/profile")
@@ -143,7 +159,7 @@ def update_profile(request: Request, user: WebUser, session: WebDb, form: Form) 
     try:
         body = parse(ProfileForm, form)
     except ValidationError as exc:
-        return form_error(request, session, "account.html", exc, form)
+        return _account(request, user, session, 422, errors=rejected(session, exc), values=form)
     accounts.update_profile(session, user.user, display_name=body.display_name)
     return redirect("/account?saved=profile")
 
@@ -156,8 +172,8 @@ def change_password(request: Request, user: WebUser, session: WebDb, form: Form)
             session, user.user, current=body.current_password, new=body.password
         )
     except (AppError, ValidationError) as exc:
-        values = {"display_name": user.user.display_name}
-        return form_error(request, session, "account.html", exc, values)
+        status = exc.status if isinstance(exc, AppError) else 422
+        return _account(request, user, session, status, errors=rejected(session, exc))
     # Whoever knew the old password is signed out everywhere else.
     auth.logout_others(session, user)
     return redirect("/account?saved=password")
