@@ -79,6 +79,14 @@ def test_the_whole_route(dashboard: Dashboard, browser: Any) -> None:
     page = owner.page
     owner.go("/signup")
     owner.shot("signup")
+    # The keyboard reaches the skip link first, then the fields, and focus is visible.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "f-email"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")
     owner.signup(unique_email("owner"))
 
     page.get_by_label("Name").fill("Acme Daily")
