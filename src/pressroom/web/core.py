@@ -214,6 +214,9 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def login_redirect(request: Request) -> RedirectResponse:
+    # After a form whose session had ended, come back to the start, not to a POST-only path.
+    if request.method != "GET":
+        return redirect("/login")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return redirect(f"/login?next={quote(target, safe='')}")
 
