@@ -113,6 +113,33 @@ class TestJobEvents:
         before = EVENT_STREAMS._value.get()
         path = f"{api.url}/v1/orgs/{org_id}/jobs/{job_id}/events"
         with httpx.stream("GET", path, headers=key, timeout=10) as response:
-            next(_events(response))
-            assert EVENT_STREAMS._value.get() == before + 1
-        _wait(lambda: EVENT_STREAMS._value.get() == before)
+            events = _events(response)  # kept: dropping it would close the response
+            next(events)
+            _wait(lambda: EVENT_STREAMS._value.get() == before + 1)
+        # Without the disconnect, a queued job's stream would run for MAX_STREAM_SECONDS.
+        _wait(lambda: EVENT_STREAMS._value.get() == before, timeout=15)
+
+
+def test_open_streams_leave_the_request_slots_free(database_url: str) -> None:
+    """More open streams than the process's request slots (pool size + overflow): other
+    requests still get through, because a stream gives its slot back once it starts."""
+    engine = make_engine(database_url, pool_size=2)
+    app = create_app(engine, Settings(db_pool_size=1, db_max_overflow=1))
+    client = TestClient(app)
+    with running(app) as url:
+        org_id, job_id, key = _queued_job(client)
+        path = f"{url}/v1/orgs/{org_id}/jobs/{job_id}/events"
+        with httpx.Client(timeout=10) as streams:
+            opened = [streams.stream("GET", path, headers=key) for _ in range(3)]
+            responses = [s.__enter__() for s in opened]
+            readers = [_events(r) for r in responses]
+            try:
+                for reader in readers:
+                    assert next(reader)[1]["status"] == "queued"
+                assert (
+                    client.get(f"/v1/orgs/{org_id}/jobs/{job_id}", headers=key).status_code == 200
+                )
+            finally:
+                for s in opened:
+                    s.__exit__(None, None, None)
+    engine.dispose()

@@ -336,3 +336,27 @@ def test_jobs_list_filters_and_keyset_pages(client: TestClient, database_url: st
     none = client.get(f"/orgs/{org_id}/jobs?status=failed")
     assert "No jobs match these filters" in none.text
     assert client.get(f"/orgs/{org_id}/jobs?cursor=garbage").status_code == 422
+
+
+def test_cancel_and_retry_from_the_job_page(client: TestClient, database_url: str) -> None:
+    web_signup(client)
+    org_id = web_org(client)
+    job_id = _submit(client, org_id)
+    page = f"/orgs/{org_id}/jobs/{job_id}"
+    assert "Cancel job" in client.get(page).text
+    canceled = post_form(client, page, f"{page}/cancel", {})
+    assert canceled.headers["location"] == page
+    after = client.get(page).text
+    assert "status-canceled" in after
+    assert "Cancel job" not in after
+    again = post_form(client, page, f"{page}/cancel", {})
+    assert again.status_code == 409  # the API's job_state_conflict, as a page
+    with connect(database_url) as conn:
+        conn.execute(
+            "UPDATE content_jobs SET status = 'failed', error = 'boom' WHERE id = %s", (job_id,)
+        )
+    failed = client.get(page).text
+    assert "Failed: boom" in failed
+    assert "Retry job" in failed
+    post_form(client, page, f"{page}/retry", {})
+    assert "status-queued" in client.get(page).text

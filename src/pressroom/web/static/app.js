@@ -48,7 +48,6 @@ function followJob(job) {
         document.getElementById("results").innerHTML = html;
         const note = document.getElementById("live-note");
         if (note) note.remove();
-        document.querySelectorAll(".actions form[action$='/cancel']").forEach((f) => f.remove());
         job.dataset.done = "true";
       })
       .catch(() => window.location.reload());
