@@ -78,7 +78,8 @@ def home(user: MaybeUser) -> Response:
 
 
 @router.get("/signup")
-def signup_page(request: Request, next: str = "/orgs") -> Response:
+def signup_page(request: Request, user: MaybeUser, next: str = "/orgs") -> Response:
+    # `user` resolved: a signed-in browser's form token is bound to its session.
     return render(request, "signup.html", values={}, next=safe_next(next))
 
 
