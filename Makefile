@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # `make run PORT=8001`: the API's port (on 127.0.0.1; `pressroom up --host` for others).
 PORT ?= 8000
 
-.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality clean
+.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -56,6 +56,10 @@ bench-jobs: install
 ## The builtin engine's defects over bench/quality/corpus/, beside sumy; docs/bench/quality*.md.
 bench-quality: install
 	$(BIN)/python -m bench.quality
+## Screenshots of the dashboard's main pages into docs/screenshots/ (needs Debian's chromium).
+screenshots: install
+	PRESSROOM_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider \
+		tests/web/test_browser.py::test_the_whole_route
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

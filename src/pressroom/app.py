@@ -29,6 +29,7 @@ from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
 from pressroom.storable import refuse_unstorable_text
 from pressroom.usage.routes import router as usage_router
+from pressroom.web.routes import router as web_router
 from pressroom.webhooks.routes import router as webhooks_router
 
 API_PREFIX = "/v1"
@@ -84,6 +85,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(api_router())
+    app.include_router(web_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

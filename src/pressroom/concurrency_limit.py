@@ -18,7 +18,7 @@ cannot close the cycle above; at worst a request here waits for one of them to c
 from __future__ import annotations
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Liveness must answer while the process is saturated; it touches no database.
 EXEMPT_PATHS = frozenset({"/healthz"})
@@ -38,5 +38,29 @@ class ConcurrencyLimitMiddleware:
             return
         if self._slots is None:  # made inside the running event loop
             self._slots = anyio.Semaphore(self.limit)
-        async with self._slots:
-            await self.app(scope, receive, send)
+        slots = self._slots
+        await slots.acquire()
+        held = True
+
+        async def send_releasing(message: Message) -> None:
+            # An event stream (jobs/events.py) has finished with the database once its
+            # headers go out: it polls on short sessions of its own from then on, so it
+            # gives its slot back instead of holding it for as long as a page stays open.
+            nonlocal held
+            if held and message["type"] == "http.response.start" and _is_event_stream(message):
+                held = False
+                slots.release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_releasing)
+        finally:
+            if held:
+                slots.release()
+
+
+def _is_event_stream(message: Message) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/event-stream")
+        for name, value in message.get("headers", [])
+    )

@@ -77,11 +77,14 @@ class AttemptCounter:
         )
 
 
-def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
+def client_ip(request: Request) -> str | None:
     # Behind a proxy, run uvicorn with --proxy-headers/--forwarded-allow-ips so this is
     # the client's address rather than the proxy's.
-    ip = request.client.host if request.client else None
-    return AttemptCounter(engine, settings, ip)
+    return request.client.host if request.client else None
+
+
+def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
+    return AttemptCounter(engine, settings, client_ip(request))
 
 
 Attempts = Annotated[AttemptCounter, Depends(attempt_counter)]

@@ -6,11 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, error_responses
-from pressroom.jobs import service
+from pressroom.jobs import events, service
 from pressroom.jobs.models import ContentArtifact, JobStatus
 from pressroom.jobs.schemas import ArtifactOut, JobCreate, JobDetail, JobOut
 from pressroom.orgs.access import OrgAccess, require
@@ -70,6 +70,27 @@ def list_jobs(
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(NotFound))
 def get_job(access: CanReadJobs, session: DbSession, job_id: uuid.UUID) -> JobDetail:
     return JobDetail.model_validate(service.get_job(session, access.org_id, job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={**error_responses(NotFound), 200: {"content": {events.MEDIA_TYPE: {}}}},
+)
+def job_events(
+    access: CanReadJobs, session: DbSession, request: Request, job_id: uuid.UUID
+) -> StreamingResponse:
+    """Server-Sent Events: `status` at once and on every change, then `outcome`, then the
+    stream ends (docs/jobs.md). Authorized like reading the job."""
+    service.get_job(session, access.org_id, job_id)
+    # The stream outlives the request's transaction: end it now (an API key's last use is
+    # kept) and give its connection back; the stream polls on short sessions of its own.
+    session.commit()
+    session.close()
+    body = events.stream(
+        request.app.state.sessionmaker, access.org_id, job_id, request.is_disconnected
+    )
+    return StreamingResponse(body, media_type=events.MEDIA_TYPE, headers=events.HEADERS)
 
 
 @router.post(

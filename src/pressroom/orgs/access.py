@@ -85,13 +85,18 @@ def org_access(org_id: uuid.UUID, principal: CurrentPrincipal, session: DbSessio
 CurrentOrg = Annotated[OrgAccess, Depends(org_access)]
 
 
+def ensure(access: OrgAccess, permission: Permission) -> OrgAccess:
+    """`access`, if its caller may do `permission` there; else 403 (the caller knows the org)."""
+    if not access.can(permission):
+        raise PermissionDenied(f"This needs the '{permission.value}' permission.")
+    return access
+
+
 def require(permission: Permission) -> Any:
     """`Annotated[OrgAccess, require(Permission.X)]`: the org, if the caller may do X there."""
 
     def dependency(access: CurrentOrg) -> OrgAccess:
-        if not access.can(permission):
-            raise PermissionDenied(f"This needs the '{permission.value}' permission.")
-        return access
+        return ensure(access, permission)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     return Depends(dependency)
