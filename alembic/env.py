@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from pressroom.db import online_ddl
 from pressroom.db.errors import describe_connection_error
-from pressroom.db.models import Base
+from pressroom.models import Base
 from pressroom.db.url import resolve_database_url, to_sqlalchemy_url
 
 config = context.config

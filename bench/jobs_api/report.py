@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.jobs_api.checks import LIST_INDEX, PlanCheck
 from bench.jobs_api.run import Results
-from pressroom.bench import markers
+from bench.indexes import markers
 
 START, END = markers.markers("jobs-api")
 

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from pressroom.bench.command import bench_app
+from bench.indexes.command import bench_app
 from pressroom.billing.cli import billing_app
 from pressroom.config import get_settings
 from pressroom.db import embedded, migrations

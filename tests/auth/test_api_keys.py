@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from pressroom.auth.api_keys import authenticate_api_key
+from pressroom.api_keys.service import authenticate_api_key
 from pressroom.db.session import make_engine
 from pressroom.db.url import to_sqlalchemy_url
 from tests.http import bearer, create_api_key, create_org, new_user

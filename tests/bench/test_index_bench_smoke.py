@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from pressroom.bench import datagen
-from pressroom.bench.queries import PATTERNS
-from pressroom.bench.report import END, START, write_between_markers
+from bench.indexes import datagen
+from bench.indexes.queries import PATTERNS
+from bench.indexes.report import END, START, write_between_markers
 from pressroom.cli import app
 from pressroom.db import admin, migrations
 

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from pressroom.db import migrations
-from pressroom.db.models import Base
+from pressroom.models import Base
 from pressroom.db.url import to_libpq_url, to_sqlalchemy_url
 from tests.schema import indexes, redundant_indexes, snapshot
 

@@ -13,9 +13,9 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from pressroom.accounts.models import User
-from pressroom.app_state import AppSettings
-from pressroom.auth.api_keys import API_KEY_PREFIX, authenticate_api_key
+from pressroom.auth.users import User
+from pressroom.http.app_state import AppSettings
+from pressroom.api_keys.service import API_KEY_PREFIX, authenticate_api_key
 from pressroom.auth.models import AuthSession
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
 from pressroom.auth.tokens import decode_access_token

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from pressroom.accounts.models import User
+from pressroom.auth.users import User
 from pressroom.auth.models import ApiKey
 
 

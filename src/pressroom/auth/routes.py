@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pressroom.app_state import AppEngine, AppSettings, ClientIp
+from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
 from pressroom.auth import rate_limit, service
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.auth.schemas import LoginIn, LogoutOut, RefreshIn, TokenPair

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.accounts.service import get_user_by_email
+from pressroom.auth.users import User
+from pressroom.auth.accounts import get_user_by_email
 from pressroom.auth.models import AuthSession
 from pressroom.auth.passwords import verify_password
 from pressroom.auth.principals import UserPrincipal

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-from pressroom.billing import dashboard
-from pressroom.billing.dashboard import PaymentProviderError
+from pressroom.billing import checkout as dashboard
+from pressroom.billing.checkout import PaymentProviderError
 from pressroom.billing.schemas import (
     CheckoutRequest,
     PortalRequest,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.app_state import AppSettings
+from pressroom.http.app_state import AppSettings
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession
 from pressroom.errors import (

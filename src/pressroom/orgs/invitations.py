@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.accounts.service import normalize_email
+from pressroom.auth.users import User
+from pressroom.auth.accounts import normalize_email
 from pressroom.auth.principals import UserPrincipal
 from pressroom.auth.tokens import hash_secret, new_secret
 from pressroom.errors import Conflict, Forbidden, NotFound

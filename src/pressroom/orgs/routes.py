@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.accounts.models import User
+from pressroom.auth.users import User
 from pressroom.auth.dependencies import CurrentPrincipal, CurrentUser, UserRequired
 from pressroom.auth.principals import UserPrincipal
 from pressroom.db.deps import DbSession

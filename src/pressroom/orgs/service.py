@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
+from pressroom.auth.users import User
 from pressroom.auth.principals import Principal, UserPrincipal
 from pressroom.billing.models import Subscription
 from pressroom.errors import Conflict, NotFound

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from pressroom.billing.dashboard import (
+from pressroom.billing.checkout import (
     PaymentProviderError,
     create_checkout,
     create_portal,

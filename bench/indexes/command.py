@@ -63,8 +63,8 @@ def indexes(
     """Measure the seed's index migration: before (0607bc5b8536) vs head, same data."""
     from rich.console import Console
 
-    from pressroom.bench import indexes as bench
-    from pressroom.bench import report
+    from bench.indexes import indexes as bench
+    from bench.indexes import report
     from pressroom.config import get_settings
     from pressroom.db.url import resolve_database_url
 

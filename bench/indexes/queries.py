@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from pressroom.bench.datagen import BIG_ORGS, Sizes, event_key
+from bench.indexes.datagen import BIG_ORGS, Sizes, event_key
 
 Params = dict[str, Any]
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from pressroom.accounts import service
-from pressroom.accounts.schemas import SignupIn, UserOut
-from pressroom.app_state import AppEngine, AppSettings, ClientIp
+from pressroom.auth import accounts as service
+from pressroom.auth.account_schemas import SignupIn, UserOut
+from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
 from pressroom.auth import rate_limit
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession

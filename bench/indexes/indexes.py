@@ -23,8 +23,8 @@ import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from pressroom.bench import datagen, queries
-from pressroom.bench.measure import PatternResult, cross_check, measure
+from bench.indexes import datagen, queries
+from bench.indexes.measure import PatternResult, cross_check, measure
 from pressroom.db import admin, migrations
 
 BEFORE = "0607bc5b8536"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.auth import api_keys
+from pressroom.api_keys import service as api_keys
 from pressroom.db.deps import DbSession
 from pressroom.orgs.access import OrgAccess, PermissionDenied, require
 from pressroom.orgs.permissions import Permission

@@ -8,10 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pressroom.bench import markers
-from pressroom.bench.indexes import BenchResult
-from pressroom.bench.measure import PatternResult
-from pressroom.bench.queries import PATTERNS, Pattern
+from bench.indexes import markers
+from bench.indexes.indexes import BenchResult
+from bench.indexes.measure import PatternResult
+from bench.indexes.queries import PATTERNS, Pattern
 
 START, END = markers.markers("indexes")
 

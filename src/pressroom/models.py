@@ -1,6 +1,6 @@
 """Imports every feature's models so `Base.metadata` holds the whole schema (for Alembic)."""
 
-from pressroom.accounts.models import User
+from pressroom.auth.users import User
 from pressroom.auth.models import ApiKey, AuthSession, RateLimitBucket
 from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.db.base import Base
