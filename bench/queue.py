@@ -46,8 +46,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench.queue_systems import SYSTEMS, Conn, System
 from bench.indexes.markers import write_between_markers
+from bench.queue_systems import SYSTEMS, Conn, System
 from pressroom.db import admin
 from pressroom.db.url import resolve_database_url, to_libpq_url
 

@@ -1,4 +1,1 @@
-"""Benchmarks that measure what the documentation claims (`pressroom bench ...`).
-
-Nothing here runs in production code paths; the CLI imports it lazily.
-"""
+"""The seed's index migration measured before and after (`make bench-indexes`)."""

@@ -25,9 +25,9 @@ from datetime import date
 
 import psycopg
 
+from bench.indexes.datagen import org_functions, organizations_insert
 from pressroom.api_keys.service import API_KEY_PREFIX, VISIBLE_PREFIX_LENGTH
 from pressroom.auth.tokens import hash_secret, new_secret
-from bench.indexes.datagen import org_functions, organizations_insert
 
 BIG_SHARE = 0.15
 MID_SHARE = 0.05

@@ -10,19 +10,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from pressroom import __version__, health
-from pressroom.auth.account_routes import router as accounts_router
+from pressroom.api_keys.routes import router as api_keys_router
 from pressroom.auth import passwords
+from pressroom.auth.account_routes import router as accounts_router
 from pressroom.auth.routes import router as auth_router
 from pressroom.billing import provider_events as webhooks
 from pressroom.billing.routes import router as billing_router
-from pressroom.http.body_limit import BodySizeLimitMiddleware
-from pressroom.http.concurrency_limit import ConcurrencyLimitMiddleware
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
 from pressroom.errors import install_error_handlers
+from pressroom.http.body_limit import BodySizeLimitMiddleware
+from pressroom.http.concurrency_limit import ConcurrencyLimitMiddleware
 from pressroom.jobs.routes import router as jobs_router
 from pressroom.observability import RequestContextMiddleware, configure_logging
-from pressroom.api_keys.routes import router as api_keys_router
 from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
 from pressroom.usage.routes import router as usage_router

@@ -10,7 +10,6 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from bench.indexes.command import bench_app
 from pressroom.billing.cli import billing_app
 from pressroom.config import get_settings
 from pressroom.db import embedded, migrations
@@ -23,7 +22,6 @@ db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embe
 app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
-app.add_typer(bench_app, name="bench")
 
 
 def _fail(message: str) -> typer.Exit:

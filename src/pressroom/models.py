@@ -1,7 +1,7 @@
 """Imports every feature's models so `Base.metadata` holds the whole schema (for Alembic)."""
 
-from pressroom.auth.users import User
 from pressroom.auth.models import ApiKey, AuthSession, RateLimitBucket
+from pressroom.auth.users import User
 from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.db.base import Base
 from pressroom.jobs.models import ContentArtifact, ContentJob

@@ -14,8 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from pressroom.db import migrations
-from pressroom.models import Base
 from pressroom.db.url import to_libpq_url, to_sqlalchemy_url
+from pressroom.models import Base
 from tests.schema import indexes, redundant_indexes, snapshot
 
 SEED_CHAIN = ["0607bc5b8535", "0607bc5b8536", "0607bc5b8537"]

@@ -3,12 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from pressroom.auth import accounts as service
-from pressroom.auth.account_schemas import SignupIn, UserOut
-from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
 from pressroom.auth import rate_limit
+from pressroom.auth.account_schemas import SignupIn, UserOut
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized, error_responses
+from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
 
 router = APIRouter(tags=["accounts"])
 

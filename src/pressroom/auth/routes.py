@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
 from pressroom.auth import rate_limit, service
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.auth.schemas import LoginIn, LogoutOut, RefreshIn, TokenPair
 from pressroom.db.deps import DbSession
 from pressroom.errors import InvalidInput, TooManyRequests, Unauthorized, error_responses
+from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from pressroom.auth.users import User
 from pressroom.auth.accounts import get_user_by_email
 from pressroom.auth.models import AuthSession
 from pressroom.auth.passwords import verify_password
@@ -19,6 +18,7 @@ from pressroom.auth.tokens import (
     hash_secret,
     new_secret,
 )
+from pressroom.auth.users import User
 from pressroom.config import Settings
 from pressroom.errors import Unauthorized
 

@@ -47,10 +47,10 @@ from pressroom.billing.providers.base import (
     WebhookProvider,
 )
 from pressroom.billing.providers.registry import webhook_providers
-from pressroom.http.body_limit import BodySizeLimitMiddleware, PayloadTooLarge
 from pressroom.config import Settings
 from pressroom.db.session import unit_of_work
 from pressroom.errors import AppError, error_responses, problem_for
+from pressroom.http.body_limit import BodySizeLimitMiddleware, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 PATH_PREFIX = "/v1/webhooks"

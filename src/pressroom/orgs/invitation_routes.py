@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.http.app_state import AppSettings
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession
 from pressroom.errors import (
@@ -18,6 +17,7 @@ from pressroom.errors import (
     Unauthorized,
     error_responses,
 )
+from pressroom.http.app_state import AppSettings
 from pressroom.orgs import invitations
 from pressroom.orgs.access import OrgAccess, require
 from pressroom.orgs.models import Role

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.auth.users import User
 from pressroom.auth.dependencies import CurrentPrincipal, CurrentUser, UserRequired
 from pressroom.auth.principals import UserPrincipal
+from pressroom.auth.users import User
 from pressroom.db.deps import DbSession
 from pressroom.errors import (
     Conflict,

@@ -12,8 +12,8 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pressroom.auth.users import User
 from pressroom.auth.principals import Principal, UserPrincipal
+from pressroom.auth.users import User
 from pressroom.billing.models import Subscription
 from pressroom.errors import Conflict, NotFound
 from pressroom.orgs.access import OrgAccess, PermissionDenied, visible_org_ids
