@@ -27,7 +27,7 @@ import psycopg
 
 from bench.indexes.datagen import org_functions, organizations_insert
 from pressroom.api_keys.service import API_KEY_PREFIX, VISIBLE_PREFIX_LENGTH
-from pressroom.auth.tokens import hash_secret, new_secret
+from pressroom.hashed_secrets import hash_secret, new_secret
 
 BIG_SHARE = 0.15
 MID_SHARE = 0.05

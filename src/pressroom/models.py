@@ -1,6 +1,7 @@
 """Imports every feature's models so `Base.metadata` holds the whole schema (for Alembic)."""
 
-from pressroom.auth.models import ApiKey, AuthSession, RateLimitBucket
+from pressroom.api_keys.models import ApiKey
+from pressroom.auth.models import AuthSession, RateLimitBucket
 from pressroom.auth.users import User
 from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.db.base import Base

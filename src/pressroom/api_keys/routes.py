@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 
 from pressroom.api_keys import service as api_keys
+from pressroom.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from pressroom.db.deps import DbSession
 from pressroom.orgs.access import OrgAccess, PermissionDenied, require
 from pressroom.orgs.permissions import Permission
 from pressroom.orgs.routes import ORG_ERRORS
-from pressroom.orgs.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from pressroom.pagination import Page, Pagination
 
 router = APIRouter(prefix="/orgs/{org_id}/api-keys", tags=["api keys"])
@@ -27,7 +27,7 @@ def create_api_key(body: ApiKeyCreate, access: KeyManager, session: DbSession) -
         raise PermissionDenied("Only a user can create API keys.")
     key, secret = api_keys.create_api_key(
         session,
-        access.user,
+        created_by=access.user.user.id,
         org_id=access.org_id,
         name=body.name,
         scopes=[s.value for s in body.scopes],

@@ -9,10 +9,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from pressroom.auth.models import ApiKey
-from pressroom.auth.principals import UserPrincipal
-from pressroom.auth.tokens import hash_secret, new_secret
+from pressroom.api_keys.models import ApiKey
 from pressroom.errors import NotFound
+from pressroom.hashed_secrets import hash_secret, new_secret
 from pressroom.pagination import PageParams, page_of
 
 API_KEY_PREFIX = "prk_"
@@ -24,8 +23,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 def create_api_key(
     session: Session,
-    caller: UserPrincipal,
     *,
+    created_by: uuid.UUID,
     org_id: uuid.UUID,
     name: str,
     scopes: list[str],
@@ -39,7 +38,7 @@ def create_api_key(
         prefix=secret[:VISIBLE_PREFIX_LENGTH],
         secret_hash=hash_secret(secret),
         scopes=sorted(set(scopes)),
-        created_by=caller.user.id,
+        created_by=created_by,
         expires_at=expires_at,
     )
     session.add(key)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from pressroom.auth import accounts as service
-from pressroom.auth import rate_limit
+from pressroom.auth import accounts, rate_limit
 from pressroom.auth.account_schemas import SignupIn, UserOut
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession
@@ -36,7 +35,7 @@ def signup(
         ],
         settings.rate_limit_window_seconds,
     )
-    user = service.signup(
+    user = accounts.signup(
         session, email=body.email, password=body.password, display_name=body.display_name
     )
     return UserOut.model_validate(user)

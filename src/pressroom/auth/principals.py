@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from pressroom.auth.models import ApiKey
+from pressroom.api_keys.models import ApiKey
 from pressroom.auth.users import User
 
 

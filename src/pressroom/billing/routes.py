@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-from pressroom.billing import checkout as dashboard
+from pressroom.billing import checkout
 from pressroom.billing.checkout import PaymentProviderError
 from pressroom.billing.schemas import (
     CheckoutRequest,
@@ -39,7 +39,7 @@ CanManageBilling = Annotated[OrgAccess, require(Permission.BILLING_MANAGE)]
 )
 def get_subscription(access: CanReadBilling, session: DbSession) -> SubscriptionView:
     """The plan in force (with its limits), and the subscription behind it, if any."""
-    return dashboard.subscription_view(session, access.org_id)
+    return checkout.subscription_view(session, access.org_id)
 
 
 @router.post(
@@ -53,13 +53,13 @@ def create_checkout(
     access: CanManageBilling, session: DbSession, body: CheckoutRequest, request: Request
 ) -> RedirectUrl:
     """A hosted checkout page to subscribe the org to a paid plan."""
-    return dashboard.create_checkout(
+    return checkout.create_checkout(
         session,
         access.org_id,
         body.plan,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
-        client=dashboard.stripe_client(request.app.state.settings),
+        client=checkout.stripe_client(request.app.state.settings),
     )
 
 
@@ -72,9 +72,9 @@ def create_portal(
     access: CanManageBilling, session: DbSession, body: PortalRequest, request: Request
 ) -> RedirectUrl:
     """The provider's billing portal, to change plan, payment method or cancel."""
-    return dashboard.create_portal(
+    return checkout.create_portal(
         session,
         access.org_id,
         return_url=body.return_url,
-        client=dashboard.stripe_client(request.app.state.settings),
+        client=checkout.stripe_client(request.app.state.settings),
     )

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from pressroom.auth.accounts import normalize_email
 from pressroom.auth.principals import UserPrincipal
-from pressroom.auth.tokens import hash_secret, new_secret
 from pressroom.auth.users import User
 from pressroom.errors import Conflict, Forbidden, NotFound
+from pressroom.hashed_secrets import hash_secret, new_secret
 from pressroom.orgs.access import OrgAccess, PermissionDenied
 from pressroom.orgs.models import Invitation, Membership, Role
 from pressroom.pagination import PageParams, page_of
