@@ -18,6 +18,7 @@ from pressroom.billing import provider_events
 from pressroom.billing.routes import router as billing_router
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.errors import install_error_handlers
 from pressroom.http.body_limit import BodySizeLimitMiddleware
 from pressroom.http.concurrency_limit import ConcurrencyLimitMiddleware
@@ -60,8 +61,14 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
+    # A provider's event names its org itself: those transactions cross orgs, by name.
     receiver = provider_events.WebhookReceiver.start(
-        app.state.sessionmaker, app.state.engine, settings
+        sessionmaker(
+            bind=system_engine(app.state.engine, SystemDuty.PROVIDER_EVENTS),
+            expire_on_commit=False,
+        ),
+        app.state.engine,
+        settings,
     )
     # Added last = runs first: the request id wraps everything; webhooks are answered
     # next (they bound their own body and concurrency); then the body limit, then the

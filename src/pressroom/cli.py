@@ -159,6 +159,7 @@ def worker(
     from prometheus_client import start_http_server
 
     from pressroom.db.session import get_engine
+    from pressroom.db.tenancy import SystemDuty, system_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
     from pressroom.observability import configure_logging
@@ -175,7 +176,9 @@ def worker(
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
-    runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
+    # The worker claims, finishes and rescues every org's jobs: its standing duty.
+    engine = system_engine(get_engine(), SystemDuty.WORKER)
+    runner = Worker(engine, runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
     typer.echo(
         f"pressroom: worker {runner.worker_id} started ({config.concurrency} slots)", err=True

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from pressroom.db import migrations
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.errors import ServiceUnavailable, error_responses
 from pressroom.jobs.metrics import refresh_queue_gauges
 
@@ -28,7 +29,8 @@ def metrics(request: Request) -> PlainTextResponse:
     """Prometheus metrics: queue depth and age, running jobs, process figures."""
     # Without the database, still serve the process metrics; /readyz reports the outage.
     with contextlib.suppress(SQLAlchemyError):
-        refresh_queue_gauges(request.app.state.engine)
+        # Queue figures are over every org.
+        refresh_queue_gauges(system_engine(request.app.state.engine, SystemDuty.MAINTENANCE))
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -15,11 +15,11 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import text as text_sql
 
+from pressroom.api_keys.scopes import ApiKeyScope
 from pressroom.app import create_app
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy
 from pressroom.orgs.access import org_access
-from pressroom.orgs.permissions import ApiKeyScope
 from tests.http import add_member, bearer, create_api_key, create_org, invite, new_user
 
 

@@ -266,4 +266,3 @@ class TestPolicyFromPlans:
         policy = concurrency_policy(build_catalog({"pro": {"max_concurrent_jobs": 7}}))
         assert policy.max_running_by_plan["pro"] == 7
         assert policy.default_max_running == build_catalog().plans["free"].max_concurrent_jobs
-        assert "canceled" not in policy.access_statuses

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from pressroom.orgs.permissions import ApiKeyScope
+from pressroom.api_keys.scopes import ApiKeyScope
 from pressroom.validation import Name
 
 

@@ -39,7 +39,7 @@ CanManageBilling = Annotated[OrgAccess, require(Permission.BILLING_MANAGE)]
 )
 def get_subscription(access: CanReadBilling, session: DbSession) -> SubscriptionView:
     """The plan in force (with its limits), and the subscription behind it, if any."""
-    return checkout.subscription_view(session, access.org_id)
+    return checkout.subscription_view(session, access.scope)
 
 
 @router.post(
@@ -55,7 +55,7 @@ def create_checkout(
     """A hosted checkout page to subscribe the org to a paid plan."""
     return checkout.create_checkout(
         session,
-        access.org_id,
+        access.scope,
         body.plan,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
@@ -74,7 +74,7 @@ def create_portal(
     """The provider's billing portal, to change plan, payment method or cancel."""
     return checkout.create_portal(
         session,
-        access.org_id,
+        access.scope,
         return_url=body.return_url,
         client=checkout.stripe_client(request.app.state.settings),
     )

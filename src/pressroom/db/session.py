@@ -15,7 +15,7 @@ once (billing.webhooks), other requests answer 500 once per process.
 from __future__ import annotations
 
 import select
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -25,12 +25,14 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import get_settings
+from pressroom.db.tenancy import use_runtime_role
 from pressroom.db.url import database_url, to_sqlalchemy_url
 
 AFTER_COMMIT_KEY = "after_commit"
 
 
 def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
+    """An engine whose transactions run as the runtime role (pressroom.db.tenancy)."""
     settings = get_settings()
     engine = create_engine(
         to_sqlalchemy_url(url),
@@ -45,6 +47,7 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
         },
     )
     event.listen(engine, "checkout", _refuse_dead_connection)
+    use_runtime_role(engine)
     return engine
 
 
@@ -87,11 +90,6 @@ def get_engine() -> Engine:
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run `action` once the surrounding transaction has committed (never if it rolls back)."""
-    session.info.setdefault(AFTER_COMMIT_KEY, []).append(action)
 
 
 @contextmanager

@@ -44,7 +44,7 @@ def submit_job(
     user = access.user
     result = service.submit(
         session,
-        access.org_id,
+        access.scope,
         body,
         created_by=user.user.id if user else None,
         idempotency_key=idempotency_key,
@@ -66,7 +66,7 @@ def list_jobs(
     """Newest first. Follow `next_cursor` for older pages; every page costs the same."""
     jobs, next_cursor = service.list_jobs(
         session,
-        access.org_id,
+        access.scope,
         limit=limit,
         cursor=Cursor.decode(cursor) if cursor else None,
         status=status,
@@ -80,7 +80,7 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(NotFound))
 def get_job(access: CanReadJobs, session: DbSession, job_id: uuid.UUID) -> JobDetail:
-    return JobDetail.model_validate(service.get_job(session, access.org_id, job_id))
+    return JobDetail.model_validate(service.get_job(session, access.scope, job_id))
 
 
 @router.post(
@@ -88,7 +88,7 @@ def get_job(access: CanReadJobs, session: DbSession, job_id: uuid.UUID) -> JobDe
 )
 def cancel_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> JobOut:
     """Queued: canceled now (its quota unit is given back). Running: cancel requested."""
-    return JobOut.model_validate(service.cancel(session, access.org_id, job_id))
+    return JobOut.model_validate(service.cancel(session, access.scope, job_id))
 
 
 @router.post(
@@ -99,7 +99,7 @@ def cancel_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> J
 )
 def retry_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> JobOut:
     """Run a failed job again (takes a new unit of quota)."""
-    return JobOut.model_validate(service.retry(session, access.org_id, job_id))
+    return JobOut.model_validate(service.retry(session, access.scope, job_id))
 
 
 def _artifact_out(request: Request, org_id: uuid.UUID, a: ContentArtifact) -> ArtifactOut:
@@ -129,7 +129,7 @@ def list_artifacts(
     job_id: uuid.UUID,
     type: Annotated[str | None, Query(max_length=50)] = None,
 ) -> list[ArtifactOut]:
-    artifacts = service.list_artifacts(session, access.org_id, job_id, type=type)
+    artifacts = service.list_artifacts(session, access.scope, job_id, type=type)
     return [_artifact_out(request, access.org_id, a) for a in artifacts]
 
 
@@ -142,7 +142,7 @@ def get_artifact_content(
     access: CanReadJobs, session: DbSession, artifact_id: uuid.UUID
 ) -> Response:
     """The artifact itself, served with its media type."""
-    artifact = service.get_artifact(session, access.org_id, artifact_id)
+    artifact = service.get_artifact(session, access.scope, artifact_id)
     return Response(
         artifact.content,
         media_type=artifact.media_type,

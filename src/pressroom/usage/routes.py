@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from pressroom.billing.plans import effective_plan
+from pressroom.billing.plans import plan_now
 from pressroom.db.deps import DbSession
 from pressroom.errors import NotFound, error_responses
 from pressroom.orgs.access import OrgAccess, require
@@ -42,10 +42,10 @@ def get_usage(
     access: Annotated[OrgAccess, require(Permission.USAGE_READ)], session: DbSession
 ) -> UsageOut:
     period = service.period_of(datetime.now(UTC))
-    plan = effective_plan(session, access.org_id)
+    plan = plan_now(session, access.scope)
     rows = session.execute(
         select(UsageCounter.period_month, UsageCounter.jobs_used)
-        .where(UsageCounter.org_id == access.org_id, UsageCounter.period_month <= period)
+        .where(access.scope.where(UsageCounter.org_id), UsageCounter.period_month <= period)
         .order_by(UsageCounter.period_month.desc())
         .limit(HISTORY_MONTHS + 1)
     ).all()

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from pressroom.db.base import new_id
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import PaymentRequired
 
 
@@ -73,18 +74,18 @@ class Consumed:
 
 
 def consume(
-    session: Session, org_id: uuid.UUID, *, limit: int, now: datetime, n: int = 1
+    session: Session, scope: OrgScope, *, limit: int, now: datetime, n: int = 1
 ) -> Consumed:
     """Take `n` units of this month's quota, or raise QuotaExceeded (nothing written)."""
     period = period_of(now)
     taken, seen = session.execute(
-        _CONSUME, {"id": new_id(), "org_id": org_id, "period": period, "n": n, "limit": limit}
+        _CONSUME, {"id": new_id(), "org_id": scope.org_id, "period": period, "n": n, "limit": limit}
     ).one()
     if taken is not None:
         return Consumed(period, int(taken), limit)
     used = int(seen or 0)
     if used + n <= limit:  # room when the statement began, none at the lock: read it again
-        used = session.execute(_USED, {"org_id": org_id, "period": period}).scalar() or 0
+        used = session.execute(_USED, {"org_id": scope.org_id, "period": period}).scalar() or 0
     reset = period_reset_at(period)
     raise QuotaExceeded(
         f"monthly job quota reached: {used} of {limit} jobs used; resets at {reset.isoformat()}",
