@@ -17,6 +17,7 @@ from sqlalchemy import text as text_sql
 
 from pressroom.api_keys.scopes import ApiKeyScope
 from pressroom.app import create_app
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy
 from pressroom.orgs.access import org_access
@@ -100,7 +101,8 @@ class World:
             headers=self.bob,
         )
         assert response.status_code == 202, response.text
-        engine = client.app.state.engine  # type: ignore[attr-defined]
+        app_engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine = system_engine(app_engine, SystemDuty.WORKER)
         with engine.begin() as conn:
             (claim,) = queue.claim(
                 conn, worker_id="t", limit=1, lease_seconds=30, policy=ConcurrencyPolicy({}, 5)
