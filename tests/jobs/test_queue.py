@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, Claim, ConcurrencyPolicy
 from tests.factories import connect, job_status, make_jobs, make_org
@@ -21,7 +22,8 @@ POLICY = ConcurrencyPolicy(max_running_by_plan={"pro": 5}, default_max_running=2
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=12)
-    yield engine
+    # These tests play the worker: its engine's standing duty.
+    yield system_engine(engine, SystemDuty.WORKER)
     engine.dispose()
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, Engine, event, text
+from sqlalchemy import ColumnElement, Connection, Engine, event
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 RUNTIME_ROLE = "pressroom_app"
@@ -41,8 +41,14 @@ class SystemDuty(enum.StrEnum):
 
 # Driver-level (pyformat) SQL: it runs from the engine's "begin" event.
 _ENTER = "SELECT set_config('role', %(role)s, true), set_config('pressroom.system', %(duty)s, true)"
-_SET_DUTY = text("SELECT set_config('pressroom.system', :duty, true)")
-_SET_ORGS = text("SELECT set_config('pressroom.org_ids', :orgs, true)")
+_SET_DUTY = "SELECT set_config('pressroom.system', %(duty)s, true)"
+_SET_ORGS = "SELECT set_config('pressroom.org_ids', %(orgs)s, true)"
+
+
+def _set(session: Session | Connection, sql: str, params: dict[str, str]) -> None:
+    # Straight to the driver: a statement on every request, not worth SQLAlchemy's work.
+    conn = session.connection() if isinstance(session, Session) else session
+    conn.connection.driver_connection.execute(sql, params)  # type: ignore[union-attr]
 
 
 _DUTY_OPTION = "pressroom_duty"
@@ -68,15 +74,15 @@ def system_engine(engine: Engine, duty: SystemDuty) -> Engine:
 @contextmanager
 def system_duty(session: Session | Connection, duty: SystemDuty) -> Iterator[None]:
     """Within the block, the transaction may touch every org's rows, for `duty`."""
-    session.execute(_SET_DUTY, {"duty": duty.value})
+    if isinstance(session, Session) and not session.in_transaction():
+        # Nothing run yet (an API key is the request's first lookup): the duty rides on
+        # the BEGIN statement instead of a round trip of its own.
+        session.connection(execution_options={_DUTY_OPTION: duty.value})
+    else:
+        _set(session, _SET_DUTY, {"duty": duty.value})
     yield
     # Not in `finally`: an error inside ends the transaction's use (the request fails).
-    session.execute(_SET_DUTY, {"duty": ""})
-
-
-def enter_system_duty(session: Session | Connection, duty: SystemDuty) -> None:
-    """For the rest of the transaction (a provider event's, a CLI command's)."""
-    session.execute(_SET_DUTY, {"duty": duty.value})
+    _set(session, _SET_DUTY, {"duty": ""})
 
 
 _MINT = object()
@@ -114,5 +120,5 @@ def scope_to_orgs(session: Session, org_ids: Iterable[uuid.UUID]) -> OrgScope:
     """Only pressroom.orgs.access calls this, once it has proven the caller's access
     (tests/test_structure.py): the transaction now sees these orgs' rows, and no other's."""
     ids = tuple(org_ids)
-    session.execute(_SET_ORGS, {"orgs": ",".join(str(i) for i in ids)})
+    _set(session, _SET_ORGS, {"orgs": ",".join(str(i) for i in ids)})
     return OrgScope(ids, _MINT)
