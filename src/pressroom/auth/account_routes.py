@@ -7,7 +7,7 @@ from pressroom.auth.account_schemas import SignupIn, UserOut
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized, error_responses
-from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
+from pressroom.http.dependencies import AppEngine, AppSettings, ClientIp
 
 router = APIRouter(tags=["accounts"])
 

@@ -20,7 +20,7 @@ from pressroom.auth.tokens import decode_access_token
 from pressroom.auth.users import User
 from pressroom.db.deps import DbSession
 from pressroom.errors import Forbidden, Unauthorized
-from pressroom.http.app_state import AppSettings
+from pressroom.http.dependencies import AppSettings
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

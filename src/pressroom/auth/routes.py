@@ -7,7 +7,7 @@ from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.auth.schemas import LoginIn, LogoutOut, RefreshIn, TokenPair
 from pressroom.db.deps import DbSession
 from pressroom.errors import InvalidInput, TooManyRequests, Unauthorized, error_responses
-from pressroom.http.app_state import AppEngine, AppSettings, ClientIp
+from pressroom.http.dependencies import AppEngine, AppSettings, ClientIp
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

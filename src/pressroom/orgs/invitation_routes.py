@@ -17,7 +17,7 @@ from pressroom.errors import (
     Unauthorized,
     error_responses,
 )
-from pressroom.http.app_state import AppSettings
+from pressroom.http.dependencies import AppSettings
 from pressroom.orgs import invitations
 from pressroom.orgs.access import OrgAccess, require
 from pressroom.orgs.models import Role
