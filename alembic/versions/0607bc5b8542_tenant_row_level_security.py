@@ -23,11 +23,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-from pressroom.db.online_ddl import (
-    create_index_concurrently,
-    drop_constraint,
-    drop_index_concurrently,
-)
+from pressroom.db.online_ddl import drop_constraint
 
 revision: str = "0607bc5b8542"
 down_revision: str | None = "0607bc5b8540"
@@ -171,12 +167,6 @@ def upgrade() -> None:
     )
     _backfill_artifact_orgs()
     _prove_artifact_orgs_not_null()
-    create_index_concurrently(
-        "idx_subscriptions_live",
-        "subscriptions",
-        "org_id, state_as_of DESC NULLS LAST, created_at DESC, id DESC",
-        where="status IN ('active', 'past_due', 'trialing')",
-    )
     op.execute(_IN_SCOPE)
     for table, column in TENANT_TABLES.items():
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
@@ -194,7 +184,6 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
     op.execute("DROP FUNCTION IF EXISTS pressroom_in_scope(uuid)")
-    drop_index_concurrently("idx_subscriptions_live")
     op.execute("DROP TRIGGER IF EXISTS content_artifacts_org ON content_artifacts")
     op.execute("DROP FUNCTION IF EXISTS pressroom_artifact_org()")
     op.drop_column("content_artifacts", "org_id")

@@ -46,17 +46,6 @@ class Subscription(IdMixin, TimestampsMixin, Base):
         ),
         UniqueConstraint("provider", "provider_subscription_id"),
         Index("idx_subscriptions_org_status", "org_id", "status"),
-        # The plan rule's lookup (billing.plans.live_subscriptions), in its order.
-        Index(
-            "idx_subscriptions_live",
-            "org_id",
-            text("state_as_of DESC NULLS LAST"),
-            text("created_at DESC"),
-            text("id DESC"),
-            postgresql_where=text(
-                "status IN (" + ", ".join(f"'{s}'" for s in ACCESS_STATUSES) + ")"
-            ),
-        ),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(

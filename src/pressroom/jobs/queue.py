@@ -69,7 +69,7 @@ def notify(conn: Connection) -> None:
 
 # An org's running limit (its plan now, else the default) and how many of its jobs run
 # now, for the org whose id is `{org}`. The plan is billing.plans' one rule, compiled to
-# SQL; idx_subscriptions_live answers it with one index probe per candidate org, no sort.
+# SQL: idx_subscriptions_org_status finds the org's few live rows, a top-1 sort picks one.
 _ORG_LIMIT = f"""COALESCE(
         (CAST(:plan_limits AS jsonb) ->> {LIVE_PLAN_SQL})::int,
         :default_limit)"""
