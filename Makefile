@@ -47,7 +47,7 @@ migrate-down-one: install
 
 ## Measure the seed's index migration (before vs head) and publish docs/database-indexes.md.
 bench-indexes: install
-	$(BIN)/pressroom bench indexes
+	$(BIN)/python -m bench.indexes
 
 ## The jobs API through HTTP with 1M jobs (needs wrk) and publish docs/jobs.md.
 bench-jobs: install

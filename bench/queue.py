@@ -46,8 +46,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench.indexes.markers import write_between_markers
 from bench.queue_systems import SYSTEMS, Conn, System
-from pressroom.bench.markers import write_between_markers
 from pressroom.db import admin
 from pressroom.db.url import resolve_database_url, to_libpq_url
 

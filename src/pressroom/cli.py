@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from pressroom import launch
-from pressroom.bench.command import bench_app
 from pressroom.billing.cli import billing_app, dev_app
 from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.config import DEV_KEY_WARNING, Settings, describe_settings_error, get_settings
@@ -35,7 +34,6 @@ app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
 app.add_typer(dev_app, name="dev")
-app.add_typer(bench_app, name="bench")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(mail_app, name="mail")
 app.add_typer(outbox_app, name="outbox")
@@ -239,6 +237,7 @@ def worker(
     from prometheus_client import start_http_server
 
     from pressroom.db.session import get_engine
+    from pressroom.db.tenancy import SystemDuty, system_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
     from pressroom.outbox.worker import delivery_loop
@@ -256,10 +255,12 @@ def worker(
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
-    runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
+    # The worker claims, finishes and rescues every org's jobs: its standing duty.
+    engine = system_engine(get_engine(), SystemDuty.WORKER)
+    runner = Worker(engine, runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
     try:
-        outbox = delivery_loop(get_engine(), settings)
+        outbox = delivery_loop(system_engine(get_engine(), SystemDuty.OUTBOX), settings)
     except ValueError as exc:  # e.g. a malformed PRESSROOM_SMTP_URL
         raise _fail(str(exc)) from None
     outbox.start()

@@ -15,11 +15,12 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import text as text_sql
 
+from pressroom.api_keys.scopes import ApiKeyScope
 from pressroom.app import create_app
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
 from pressroom.orgs.access import org_access
-from pressroom.orgs.permissions import ApiKeyScope
 from pressroom.web.core import web_org_access
 from tests.http import add_member, bearer, create_api_key, create_org, invite, new_user
 
@@ -109,7 +110,8 @@ class World:
             headers=self.bob,
         )
         assert response.status_code == 202, response.text
-        engine = client.app.state.engine  # type: ignore[attr-defined]
+        app_engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine = system_engine(app_engine, SystemDuty.WORKER)
         with engine.begin() as conn:
             (claim,) = queue.claim(
                 conn, worker_id="t", limit=1, lease_seconds=30, policy=ConcurrencyPolicy({}, 5)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, Claim, ConcurrencyPolicy, Success
 from pressroom.jobs.worker.retry_policy import RetryPolicy
@@ -24,7 +25,8 @@ RETRY = RetryPolicy()
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=12)
-    yield engine
+    # These tests play the worker: its engine's standing duty.
+    yield system_engine(engine, SystemDuty.WORKER)
     engine.dispose()
 
 
@@ -330,4 +332,3 @@ class TestPolicyFromPlans:
         policy = concurrency_policy(build_catalog({"pro": {"max_concurrent_jobs": 7}}))
         assert policy.max_running_by_plan["pro"] == 7
         assert policy.default_max_running == build_catalog().plans["free"].max_concurrent_jobs
-        assert "canceled" not in policy.access_statuses

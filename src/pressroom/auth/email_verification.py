@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
 from pressroom.auth import account_tokens
+from pressroom.auth.users import User
 from pressroom.config import Settings
 from pressroom.email.service import send_email
 from pressroom.errors import Conflict, Forbidden

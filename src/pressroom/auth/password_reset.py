@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.accounts.service import normalize_email
 from pressroom.auth import account_tokens
+from pressroom.auth.accounts import normalize_email
 from pressroom.auth.passwords import hash_password, password_problems
 from pressroom.auth.service import revoke_sessions
+from pressroom.auth.users import User
 from pressroom.config import Settings
 from pressroom.email.delivery import Preparer
 from pressroom.email.service import send_email

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from pressroom.accounts.schemas import UserOut
 from pressroom.auth import email_verification, password_reset
+from pressroom.auth.account_schemas import UserOut
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.auth.passwords import MAX_PASSWORD_LENGTH
 from pressroom.auth.rate_limit import Attempts

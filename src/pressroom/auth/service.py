@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.accounts.service import get_user_by_email
+from pressroom.auth.accounts import get_user_by_email
 from pressroom.auth.models import AuthSession
 from pressroom.auth.passwords import verify_password
 from pressroom.auth.principals import UserPrincipal
@@ -20,6 +19,7 @@ from pressroom.auth.tokens import (
     hash_secret,
     new_secret,
 )
+from pressroom.auth.users import User
 from pressroom.config import Settings
 from pressroom.errors import Unauthorized
 

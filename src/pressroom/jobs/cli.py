@@ -9,6 +9,7 @@ import typer
 from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.config import get_settings
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.db.url import resolve_database_url
 from pressroom.jobs import retention
 
@@ -36,7 +37,8 @@ def prune_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     days = ", ".join(f"{name} {plan.retention_days} d" for name, plan in catalog.plans.items())
-    engine = make_engine(url, pool_size=1)
+    # Retention walks every org: the operators' maintenance duty.
+    engine = system_engine(make_engine(url, pool_size=1), SystemDuty.MAINTENANCE)
     try:
         if dry_run:
             found = retention.pending(engine, catalog)

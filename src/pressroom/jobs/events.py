@@ -20,6 +20,7 @@ import anyio
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pressroom.db.tenancy import OrgScope
 from pressroom.jobs.metrics import EVENT_STREAMS
 from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
 
@@ -52,9 +53,10 @@ class Snapshot:
 
 
 def _snapshot(
-    factory: sessionmaker[Session], org_id: uuid.UUID, job_id: uuid.UUID
+    factory: sessionmaker[Session], scope: OrgScope, job_id: uuid.UUID
 ) -> Snapshot | None:
     with factory() as session:
+        scope.enter(session)
         row = session.execute(
             select(
                 ContentJob.status,
@@ -62,15 +64,16 @@ def _snapshot(
                 ContentJob.cancel_requested_at,
                 ContentJob.error,
                 ContentJob.updated_at,
-            ).where(ContentJob.id == job_id, ContentJob.org_id == org_id)
+            ).where(ContentJob.id == job_id, scope.where(ContentJob.org_id))
         ).first()
     if row is None:  # deleted with its org while we watched
         return None
     return Snapshot(row[0], row[1], row[2] is not None, row[3], row[4].isoformat())
 
 
-def _artifact_count(factory: sessionmaker[Session], job_id: uuid.UUID) -> int:
+def _artifact_count(factory: sessionmaker[Session], scope: OrgScope, job_id: uuid.UUID) -> int:
     with factory() as session:
+        scope.enter(session)
         count = session.scalar(
             select(func.count())
             .select_from(ContentArtifact)
@@ -85,7 +88,7 @@ def format_event(event: str, data: dict[str, Any]) -> str:
 
 async def stream(
     factory: sessionmaker[Session],
-    org_id: uuid.UUID,
+    scope: OrgScope,
     job_id: uuid.UUID,
     is_disconnected: Callable[[], Awaitable[bool]],
     *,
@@ -94,7 +97,7 @@ async def stream(
     """The events of one job the caller was already authorized to read."""
     EVENT_STREAMS.inc()
     try:
-        async for chunk in _events(factory, org_id, job_id, is_disconnected, poll_seconds):
+        async for chunk in _events(factory, scope, job_id, is_disconnected, poll_seconds):
             yield chunk
     finally:
         # Also on a disconnect: the server cancels the stream, and this still runs.
@@ -103,7 +106,7 @@ async def stream(
 
 async def _events(
     factory: sessionmaker[Session],
-    org_id: uuid.UUID,
+    scope: OrgScope,
     job_id: uuid.UUID,
     is_disconnected: Callable[[], Awaitable[bool]],
     poll_seconds: float,
@@ -112,14 +115,14 @@ async def _events(
     started = last_sent = time.monotonic()
     previous: Snapshot | None = None
     while True:
-        snapshot = await anyio.to_thread.run_sync(_snapshot, factory, org_id, job_id)
+        snapshot = await anyio.to_thread.run_sync(_snapshot, factory, scope, job_id)
         if snapshot is None:
             return
         if snapshot != previous:
             yield format_event("status", snapshot.event())
             previous, last_sent = snapshot, time.monotonic()
         if snapshot.status in TERMINAL:
-            artifacts = await anyio.to_thread.run_sync(_artifact_count, factory, job_id)
+            artifacts = await anyio.to_thread.run_sync(_artifact_count, factory, scope, job_id)
             yield format_event(
                 "outcome",
                 {"status": snapshot.status, "error": snapshot.error, "artifacts": artifacts},

@@ -115,6 +115,9 @@ class ContentArtifact(IdMixin, CreatedAtMixin, Base):
     job_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("content_jobs.id", ondelete="CASCADE"), nullable=False
     )
+    # The job's org, copied by a trigger on insert (0607bc5b8542): row-level security
+    # needs it on the row itself, and no writer can set another.
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     type: Mapped[str] = mapped_column(Text, nullable=False)
     media_type: Mapped[str] = mapped_column(Text, nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)

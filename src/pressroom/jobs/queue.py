@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Float, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Uuid
 
+from pressroom.billing.plans import LIVE_PLAN_SQL
 from pressroom.db.base import new_id
 from pressroom.usage.service import refund_job
 from pressroom.webhooks.events import JobOutcome, announce_jobs
@@ -49,7 +50,6 @@ class ConcurrencyPolicy:
 
     max_running_by_plan: Mapping[str, int]
     default_max_running: int
-    access_statuses: Sequence[str] = ("active", "past_due", "trialing")
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,11 @@ def notify_cancel(conn: Connection, job_id: uuid.UUID) -> None:
     )
 
 
-# An org's running limit (its live subscription's plan, else the default) and how many of
-# its jobs run now, for the org whose id is `{org}`. The newest live subscription is found
-# by an anti-join rather than ORDER BY updated_at DESC LIMIT 1: that sort, run once per
-# candidate org on every claim, cost more than the rest of the claim together.
-_ORG_LIMIT = """COALESCE(
-        (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
-         WHERE s.org_id = {org} AND s.status = ANY(:access_statuses)
-           AND NOT EXISTS (SELECT 1 FROM subscriptions newer
-                           WHERE newer.org_id = s.org_id AND newer.updated_at > s.updated_at
-                             AND newer.status = ANY(:access_statuses))
-         LIMIT 1),
+# An org's running limit (its plan now, else the default) and how many of its jobs run
+# now, for the org whose id is `{org}`. The plan is billing.plans' one rule, compiled to
+# SQL: idx_subscriptions_org_status finds the org's few live rows, a top-1 sort picks one.
+_ORG_LIMIT = f"""COALESCE(
+        (CAST(:plan_limits AS jsonb) ->> {LIVE_PLAN_SQL})::int,
         :default_limit)"""
 _ORG_RUNNING = """(SELECT count(*) FROM content_jobs r
          WHERE r.org_id = {org} AND r.status = 'running')"""
@@ -138,7 +132,7 @@ _LOCK_CANDIDATE_ORGS = text(
     END
     LIMIT :max_orgs
     """
-).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))
+)
 
 # A new statement, so its snapshot sees every claim committed before the locks were taken.
 # The UPDATE finds its rows by primary key (`= ANY(ARRAY(...))`): joined to the CTE, the
@@ -169,7 +163,6 @@ _CLAIM = text(
     """
 ).bindparams(
     bindparam("orgs", type_=ARRAY(Uuid())),
-    bindparam("access_statuses", type_=ARRAY(Text())),
 )
 
 
@@ -186,7 +179,6 @@ def claim(
         return []
     limits = {
         "plan_limits": json.dumps(dict(policy.max_running_by_plan)),
-        "access_statuses": list(policy.access_statuses),
         "default_limit": policy.default_max_running,
     }
     locked = [

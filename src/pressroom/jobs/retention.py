@@ -30,11 +30,10 @@ from typing import Any
 
 import psycopg
 from prometheus_client import Counter
-from sqlalchemy import Engine, Text, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from pressroom.billing.plans import ACCESS_STATUSES, FREE_PLAN, PlanCatalog, get_catalog
+from pressroom.billing.plans import FREE_PLAN, PlanCatalog, get_catalog
 from pressroom.config import get_settings
 from pressroom.jobs import queue
 
@@ -80,7 +79,7 @@ _PRUNE = text(
            (SELECT COALESCE(sum(size_bytes), 0) FROM artifacts),
            (SELECT max(id::text) FROM orgs)
     """
-).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))
+)
 
 # What a prune would take now, read-only (no locks): for `pressroom jobs prune --dry-run`.
 _DRY_RUN = text(
@@ -94,7 +93,7 @@ _DRY_RUN = text(
         WHERE a.job_id = j.id
     ) a
     """
-).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))
+)
 
 _NO_ORG = uuid.UUID(int=0)
 
@@ -119,7 +118,6 @@ def _params(catalog: PlanCatalog) -> dict[str, Any]:
     return {
         "plan_limits": json.dumps({name: p.retention_days for name, p in catalog.plans.items()}),
         "default_limit": catalog.plans[FREE_PLAN].retention_days,
-        "access_statuses": sorted(ACCESS_STATUSES),
     }
 
 

@@ -30,7 +30,6 @@ from pressroom.orgs.schemas import (
     InvitationOut,
     MemberOut,
 )
-from pressroom.orgs.service import get_member
 from pressroom.pagination import Page, Pagination
 
 router = APIRouter(tags=["invitations"])
@@ -62,7 +61,7 @@ def create_invitation(
 @router.get("/orgs/{org_id}/invitations", responses=ORG_ERRORS)
 def list_invitations(access: Inviter, session: DbSession, page: Pagination) -> Page[InvitationOut]:
     """Pending invitations (not accepted, revoked or expired)."""
-    items, cursor = invitations.list_invitations(session, access.org_id, page)
+    items, cursor = invitations.list_invitations(session, access.scope, page)
     return Page(items=[InvitationOut.model_validate(i) for i in items], next_cursor=cursor)
 
 
@@ -72,7 +71,7 @@ def list_invitations(access: Inviter, session: DbSession, page: Pagination) -> P
     responses=ORG_ERRORS,
 )
 def revoke_invitation(invitation_id: uuid.UUID, access: Inviter, session: DbSession) -> Response:
-    invitations.revoke_invitation(session, access.org_id, invitation_id)
+    invitations.revoke_invitation(session, access.scope, invitation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -84,7 +83,7 @@ def accept_invitation(body: InvitationAccept, caller: CurrentUser, session: DbSe
     """Join the organization you were invited to (log in as the invited email, and verify
     it, first)."""
     membership = invitations.accept_invitation(session, caller, body.token)
-    _, user = get_member(session, membership.org_id, caller.user.id)
+    user = caller.user
     return MemberOut(
         user_id=user.id,
         email=user.email,

@@ -9,14 +9,15 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.accounts.service import normalize_email
+from pressroom.auth.accounts import normalize_email
 from pressroom.auth.email_verification import require_verified
 from pressroom.auth.principals import UserPrincipal
-from pressroom.auth.tokens import hash_secret, new_secret
+from pressroom.auth.users import User
+from pressroom.db.tenancy import OrgScope, SystemDuty, system_duty
 from pressroom.email.service import send_email
 from pressroom.errors import Conflict, Forbidden, NotFound
-from pressroom.orgs.access import OrgAccess, PermissionDenied
+from pressroom.hashed_secrets import hash_secret, new_secret
+from pressroom.orgs.access import OrgAccess, PermissionDenied, invited_org_scope
 from pressroom.orgs.models import Invitation, Membership, Role
 from pressroom.pagination import PageParams, page_of
 
@@ -61,14 +62,14 @@ def create_invitation(
     member = session.scalar(
         select(Membership.id)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == access.org_id, User.email == email)
+        .where(access.scope.where(Membership.org_id), User.email == email)
     )
     if member is not None:
         raise AlreadyMember("That person is already a member.")
     now = datetime.now(UTC)
     session.execute(
         update(Invitation)
-        .where(Invitation.org_id == access.org_id, Invitation.email == email, *_pending(now))
+        .where(access.scope.where(Invitation.org_id), Invitation.email == email, *_pending(now))
         .values(revoked_at=now)
     )
     token = new_secret(INVITATION_TOKEN_PREFIX)
@@ -100,18 +101,18 @@ def create_invitation(
 
 
 def list_invitations(
-    session: Session, org_id: uuid.UUID, page: PageParams
+    session: Session, scope: OrgScope, page: PageParams
 ) -> tuple[list[Invitation], str | None]:
-    query = select(Invitation).where(Invitation.org_id == org_id, *_pending(datetime.now(UTC)))
+    query = select(Invitation).where(scope.where(Invitation.org_id), *_pending(datetime.now(UTC)))
     return page_of(session, query, Invitation.id, page)
 
 
-def revoke_invitation(session: Session, org_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
+def revoke_invitation(session: Session, scope: OrgScope, invitation_id: uuid.UUID) -> None:
     revoked = session.execute(
         update(Invitation)
         .where(
             Invitation.id == invitation_id,
-            Invitation.org_id == org_id,
+            scope.where(Invitation.org_id),
             *_pending(datetime.now(UTC)),
         )
         .values(revoked_at=datetime.now(UTC))
@@ -126,28 +127,31 @@ def accept_invitation(session: Session, caller: UserPrincipal, token: str) -> Me
     require_verified(caller.user)
     now = datetime.now(UTC)
     token_hash = hash_secret(token)
-    # One statement marks it used, so two concurrent accepts cannot both succeed.
-    row = session.execute(
-        update(Invitation)
-        .where(
-            Invitation.token_hash == token_hash,
-            Invitation.email == caller.user.email,
-            *_pending(now),
-        )
-        .values(accepted_at=now)
-        .returning(Invitation.org_id, Invitation.role)
-    ).first()
-    if row is None:
-        other = session.scalar(
-            select(Invitation.email).where(Invitation.token_hash == token_hash, *_pending(now))
-        )
-        if other is not None:
-            raise InvitationForAnotherEmail(
-                "This invitation was sent to another email address; log in as that account."
+    # Found by its token before its org is known: across orgs, for this one purpose.
+    with system_duty(session, SystemDuty.INVITATIONS):
+        # One statement marks it used, so two concurrent accepts cannot both succeed.
+        row = session.execute(
+            update(Invitation)
+            .where(
+                Invitation.token_hash == token_hash,
+                Invitation.email == caller.user.email,
+                *_pending(now),
             )
-        raise InvitationNotFound("The invitation is invalid, used, revoked or expired.")
+            .values(accepted_at=now)
+            .returning(Invitation.org_id, Invitation.role)
+        ).first()
+        if row is None:
+            other = session.scalar(
+                select(Invitation.email).where(Invitation.token_hash == token_hash, *_pending(now))
+            )
+            if other is not None:
+                raise InvitationForAnotherEmail(
+                    "This invitation was sent to another email address; log in as that account."
+                )
+            raise InvitationNotFound("The invitation is invalid, used, revoked or expired.")
     org_id, role = row
-    membership = Membership(org_id=org_id, user_id=caller.user.id, role=role)
+    scope = invited_org_scope(session, org_id)
+    membership = Membership(org_id=scope.org_id, user_id=caller.user.id, role=role)
     try:
         with session.begin_nested():
             session.add(membership)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 
+from pressroom.api_keys.scopes import ApiKeyScope
 from pressroom.orgs.models import Role
 
 
@@ -47,17 +48,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
 }
 
 
-class ApiKeyScope(enum.StrEnum):
-    """What an API key may be granted: machine work (its org's webhooks included), never
-    managing people, keys or billing."""
-
-    ORG_READ = Permission.ORG_READ.value
-    JOBS_READ = Permission.JOBS_READ.value
-    JOBS_WRITE = Permission.JOBS_WRITE.value
-    USAGE_READ = Permission.USAGE_READ.value
-    WEBHOOKS_MANAGE = Permission.WEBHOOKS_MANAGE.value
-
-
+# Every scope a key may hold is one of the permissions above (checked on import).
 API_KEY_SCOPES: frozenset[Permission] = frozenset(Permission(s.value) for s in ApiKeyScope)
 
 

@@ -38,7 +38,7 @@ class UsageOut(BaseModel):
 def get_usage(
     access: Annotated[OrgAccess, require(Permission.USAGE_READ)], session: DbSession
 ) -> UsageOut:
-    summary = service.summary(session, access.org_id, history_months=HISTORY_MONTHS)
+    summary = service.summary(session, access.scope, history_months=HISTORY_MONTHS)
     return UsageOut(
         plan=summary.plan,
         period_month=summary.period,

@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from pressroom.billing.plans import effective_plan
+from pressroom.billing.plans import plan_now
 from pressroom.db.base import new_id
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import PaymentRequired
 from pressroom.usage.models import UsageCounter
 from pressroom.webhooks.events import announce_usage
@@ -76,21 +77,21 @@ class Consumed:
 
 
 def consume(
-    session: Session, org_id: uuid.UUID, *, limit: int, now: datetime, n: int = 1
+    session: Session, scope: OrgScope, *, limit: int, now: datetime, n: int = 1
 ) -> Consumed:
     """Take `n` units of this month's quota, or raise QuotaExceeded (nothing written)."""
     period = period_of(now)
     taken, seen = session.execute(
-        _CONSUME, {"id": new_id(), "org_id": org_id, "period": period, "n": n, "limit": limit}
+        _CONSUME, {"id": new_id(), "org_id": scope.org_id, "period": period, "n": n, "limit": limit}
     ).one()
     if taken is not None:
         announce_usage(
-            session, org_id, period, before=int(taken) - n, after=int(taken), limit=limit
+            session, scope.org_id, period, before=int(taken) - n, after=int(taken), limit=limit
         )
         return Consumed(period, int(taken), limit)
     used = int(seen or 0)
     if used + n <= limit:  # room when the statement began, none at the lock: read it again
-        used = session.execute(_USED, {"org_id": org_id, "period": period}).scalar() or 0
+        used = session.execute(_USED, {"org_id": scope.org_id, "period": period}).scalar() or 0
     reset = period_reset_at(period)
     raise QuotaExceeded(
         f"monthly job quota reached: {used} of {limit} jobs used; resets at {reset.isoformat()}",
@@ -133,14 +134,14 @@ class UsageSummary:
 
 
 def summary(
-    session: Session, org_id: uuid.UUID, *, history_months: int, now: datetime | None = None
+    session: Session, scope: OrgScope, *, history_months: int, now: datetime | None = None
 ) -> UsageSummary:
     """This month against the plan's quota, and up to `history_months` months before it."""
     period = period_of(now or datetime.now(UTC))
-    plan = effective_plan(session, org_id)
+    plan = plan_now(session, scope)
     rows = session.execute(
         select(UsageCounter.period_month, UsageCounter.jobs_used)
-        .where(UsageCounter.org_id == org_id, UsageCounter.period_month <= period)
+        .where(scope.where(UsageCounter.org_id), UsageCounter.period_month <= period)
         .order_by(UsageCounter.period_month.desc())
         .limit(history_months + 1)
     ).all()
@@ -155,7 +156,7 @@ def summary(
     )
 
 
-def daily_usage(session: Session, org_id: uuid.UUID, period: date) -> list[tuple[date, int]]:
+def daily_usage(session: Session, scope: OrgScope, period: date) -> list[tuple[date, int]]:
     """Units taken on each day of `period` so far (jobs whose unit was not given back).
 
     By the jobs' creation day, on the (org_id, created_at) index: a retried job counts on
@@ -168,6 +169,6 @@ def daily_usage(session: Session, org_id: uuid.UUID, period: date) -> list[tuple
             " AND quota_period = :period AND quota_refunded_at IS NULL"
             " GROUP BY day ORDER BY day"
         ),
-        {"org_id": org_id, "start": start, "end": period_reset_at(period), "period": period},
+        {"org_id": scope.org_id, "start": start, "end": period_reset_at(period), "period": period},
     ).all()
     return [(day, int(n)) for day, n in rows]

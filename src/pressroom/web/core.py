@@ -25,10 +25,11 @@ from starlette.responses import RedirectResponse, Response
 
 from pressroom.auth import service as auth_service
 from pressroom.auth.principals import UserPrincipal
+from pressroom.billing.plans import plan_now
 from pressroom.config import Settings
 from pressroom.db.session import unit_of_work
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import AppError, Forbidden
-from pressroom.orgs import service as org_service
 from pressroom.orgs.access import OrgAccess, ensure, org_access
 from pressroom.orgs.permissions import Permission
 from pressroom.web import security
@@ -120,6 +121,10 @@ class Org:
     def id(self) -> uuid.UUID:
         return self.access.org_id
 
+    @property
+    def scope(self) -> OrgScope:
+        return self.access.scope
+
 
 def web_org_access(org_id: uuid.UUID, user: WebUser, session: WebDb) -> OrgAccess:
     """The API's `org_access` for the cookie's user: the dashboard's one way into an org
@@ -134,7 +139,7 @@ def org_page(permission: Permission) -> Any:
         access: Annotated[OrgAccess, Depends(web_org_access)], session: WebDb, request: Request
     ) -> Org:
         ensure(access, permission)
-        org = Org(access, org_service.plans_of(session, [access.org_id])[access.org_id])
+        org = Org(access, plan_now(session, access.scope).name)
         request.state.org = org
         return org
 

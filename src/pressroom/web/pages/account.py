@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from pressroom.accounts import service as accounts
-from pressroom.accounts.schemas import SignupIn
-from pressroom.auth import email_verification
+from pressroom.auth import accounts, email_verification
 from pressroom.auth import service as auth
+from pressroom.auth.account_schemas import SignupIn
 from pressroom.auth.passwords import MAX_PASSWORD_LENGTH
 from pressroom.auth.principals import UserPrincipal
 from pressroom.auth.rate_limit import AttemptCounter, client_ip

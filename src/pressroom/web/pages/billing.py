@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from pressroom.billing import dashboard as billing
+from pressroom.billing import checkout as billing
 from pressroom.billing.plans import get_catalog
 from pressroom.errors import AppError
 from pressroom.orgs.permissions import Permission
@@ -66,8 +66,8 @@ def chart(period: date, daily: list[tuple[date, int]], quota: int) -> Chart:
 
 @router.get("/orgs/{org_id}/usage")
 def usage_page(request: Request, org: UsageReader, session: WebDb) -> Response:
-    summary = usage.summary(session, org.id, history_months=HISTORY_MONTHS)
-    daily = usage.daily_usage(session, org.id, summary.period)
+    summary = usage.summary(session, org.scope, history_months=HISTORY_MONTHS)
+    daily = usage.daily_usage(session, org.scope, summary.period)
     return render(
         request,
         "usage.html",
@@ -86,7 +86,7 @@ def _billing_page(
         request,
         "billing.html",
         status,
-        view=billing.subscription_view(session, org.id, catalog=catalog),
+        view=billing.subscription_view(session, org.scope, catalog=catalog),
         plans=buyable,
         can_manage=org.access.can(Permission.BILLING_MANAGE),
         **context,
@@ -107,7 +107,7 @@ def checkout(request: Request, org: BillingManager, session: WebDb, form: Form) 
     try:
         target = billing.create_checkout(
             session,
-            org.id,
+            org.scope,
             str(form.get("plan", "")),
             success_url=_here(request, org) + "?checkout=done",
             cancel_url=_here(request, org),
@@ -124,7 +124,7 @@ def portal(request: Request, org: BillingManager, session: WebDb, form: Form) ->
     try:
         target = billing.create_portal(
             session,
-            org.id,
+            org.scope,
             return_url=_here(request, org),
             client=billing.stripe_client(request.app.state.settings),
         )

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
-from pressroom.billing.plans import effective_plan
+from pressroom.billing.plans import plan_now
 from pressroom.errors import AppError, InvalidInput
 from pressroom.generation.kinds import JobKind, SourceFormat
 from pressroom.jobs import events
@@ -49,7 +49,7 @@ def job_list(
 ) -> Response:
     items, next_after = jobs.list_jobs(
         session,
-        org.id,
+        org.scope,
         PageParams(limit=LIST_LIMIT, after=after[:MAX_CURSOR_LENGTH] if after else None),
         status=status,
         kind=kind.value if kind else None,
@@ -76,7 +76,7 @@ def job_list(
 def _new_page(
     request: Request, org: Org, session: WebDb, status: int = 200, **context: Any
 ) -> Response:
-    plan = effective_plan(session, org.id)
+    plan = plan_now(session, org.scope)
     context.setdefault("values", {})
     return render(
         request,
@@ -131,7 +131,7 @@ def submit(request: Request, org: JobsWriter, session: WebDb, form: Form) -> Res
         )
         result = jobs.submit(
             session,
-            org.id,
+            org.scope,
             body,
             created_by=org.access.user.user.id if org.access.user else None,
             idempotency_key=str(form.get("idempotency_key") or "") or None,
@@ -174,14 +174,14 @@ def _view(artifact: ContentArtifact) -> ArtifactView:
 
 def _artifacts(session: WebDb, org: Org, job_id: uuid.UUID) -> dict[str, list[ArtifactView]]:
     grouped: dict[str, list[ArtifactView]] = {}
-    for artifact in jobs.list_artifacts(session, org.id, job_id):
+    for artifact in jobs.list_artifacts(session, org.scope, job_id):
         grouped.setdefault(artifact.type, []).append(_view(artifact))
     return grouped
 
 
 @router.get("/orgs/{org_id}/jobs/{job_id}")
 def job_page(request: Request, job_id: uuid.UUID, org: JobsReader, session: WebDb) -> Response:
-    job = jobs.get_job(session, org.id, job_id)
+    job = jobs.get_job(session, org.scope, job_id)
     return render(
         request,
         "job.html",
@@ -194,7 +194,7 @@ def job_page(request: Request, job_id: uuid.UUID, org: JobsReader, session: WebD
 @router.get("/orgs/{org_id}/jobs/{job_id}/results")
 def job_results(request: Request, job_id: uuid.UUID, org: JobsReader, session: WebDb) -> Response:
     """The job's outcome as a page fragment, for the job page's script to put in place."""
-    job = jobs.get_job(session, org.id, job_id)
+    job = jobs.get_job(session, org.scope, job_id)
     return render(request, "_results.html", job=job, artifacts=_artifacts(session, org, job_id))
 
 
@@ -203,18 +203,18 @@ def job_events(
     request: Request, job_id: uuid.UUID, org: JobsReader, session: WebDb
 ) -> StreamingResponse:
     """The API's event stream, authorized by the cookie (EventSource sends no header)."""
-    jobs.get_job(session, org.id, job_id)
-    body = events.stream(request.app.state.sessionmaker, org.id, job_id, request.is_disconnected)
+    jobs.get_job(session, org.scope, job_id)
+    body = events.stream(request.app.state.sessionmaker, org.scope, job_id, request.is_disconnected)
     return StreamingResponse(body, media_type=events.MEDIA_TYPE, headers=events.HEADERS)
 
 
 @router.post("/orgs/{org_id}/jobs/{job_id}/cancel")
 def cancel(job_id: uuid.UUID, org: JobsWriter, session: WebDb, form: Form) -> Response:
-    jobs.cancel(session, org.id, job_id)
+    jobs.cancel(session, org.scope, job_id)
     return redirect(f"/orgs/{org.id}/jobs/{job_id}")
 
 
 @router.post("/orgs/{org_id}/jobs/{job_id}/retry")
 def retry(job_id: uuid.UUID, org: JobsWriter, session: WebDb, form: Form) -> Response:
-    jobs.retry(session, org.id, job_id)
+    jobs.retry(session, org.scope, job_id)
     return redirect(f"/orgs/{org.id}/jobs/{job_id}")

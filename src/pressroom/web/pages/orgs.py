@@ -9,13 +9,17 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from pressroom.auth import api_keys
+from pressroom.api_keys import service as api_keys
+from pressroom.api_keys.schemas import ApiKeyCreate
+from pressroom.api_keys.scopes import ApiKeyScope
+from pressroom.billing.plans import plans_now
 from pressroom.errors import AppError
 from pressroom.orgs import invitations
 from pressroom.orgs import service as orgs
+from pressroom.orgs.access import visible_orgs
 from pressroom.orgs.models import Role
-from pressroom.orgs.permissions import ApiKeyScope, Permission
-from pressroom.orgs.schemas import ApiKeyCreate, InvitationCreate, OrgCreate, RoleChange
+from pressroom.orgs.permissions import Permission
+from pressroom.orgs.schemas import InvitationCreate, OrgCreate, RoleChange
 from pressroom.pagination import PageParams
 from pressroom.web.core import (
     Form,
@@ -46,11 +50,12 @@ KeyManager = Annotated[Org, org_page(Permission.API_KEYS_MANAGE)]
 
 
 def _orgs_page(request: Request, user: WebUser, session: WebDb, **context: Any) -> Response:
-    items, _ = orgs.list_orgs(session, user, PAGE)
-    ids = [o.id for o in items]
-    plans = orgs.plans_of(session, ids)
-    roles = orgs.roles_in(session, user, ids)
-    rows = [(o, plans[o.id], roles.get(o.id)) for o in items]
+    scope = visible_orgs(session, user)
+    items, _ = orgs.list_orgs(session, scope, PAGE)
+    listed = scope.narrow([o.id for o in items])
+    plans = plans_now(session, listed)
+    roles = orgs.roles_in(session, user, listed)
+    rows = [(o, plans[o.id].name, roles.get(o.id)) for o in items]
     status = context.pop("status_code", 200)
     return render(request, "orgs.html", status, orgs=rows, **context)
 
@@ -79,9 +84,9 @@ def org_home(org: OrgReader) -> Response:
 def _members_page(
     request: Request, org: Org, session: WebDb, status: int = 200, **context: Any
 ) -> Response:
-    members, _ = orgs.list_members(session, org.id, PAGE)
+    members, _ = orgs.list_members(session, org.scope, PAGE)
     pending = (
-        invitations.list_invitations(session, org.id, PAGE)[0]
+        invitations.list_invitations(session, org.scope, PAGE)[0]
         if org.access.can(Permission.MEMBERS_INVITE)
         else []
     )
@@ -127,7 +132,7 @@ def invite(request: Request, org: Inviter, session: WebDb, form: Form) -> Respon
 def revoke_invitation(
     invitation_id: uuid.UUID, org: Inviter, session: WebDb, form: Form
 ) -> Response:
-    invitations.revoke_invitation(session, org.id, invitation_id)
+    invitations.revoke_invitation(session, org.scope, invitation_id)
     return redirect(f"/orgs/{org.id}/members")
 
 
@@ -179,7 +184,7 @@ def accept(request: Request, user: WebUser, session: WebDb, form: Form) -> Respo
 def _keys_page(
     request: Request, org: Org, session: WebDb, status: int = 200, **context: Any
 ) -> Response:
-    keys, _ = api_keys.list_api_keys(session, org.id, PAGE)
+    keys, _ = api_keys.list_api_keys(session, org.scope, PAGE)
     context.setdefault("values", {})
     return render(request, "api_keys.html", status, keys=keys, scopes=list(ApiKeyScope), **context)
 
@@ -202,8 +207,8 @@ def create_key(
         return _keys_page(request, org, session, 422, values=data, errors=errors)
     key, secret = api_keys.create_api_key(
         session,
-        user,
-        org_id=org.id,
+        org.scope,
+        created_by=user.user.id,
         name=body.name,
         scopes=[s.value for s in body.scopes],
         expires_at=None,
@@ -214,5 +219,5 @@ def create_key(
 
 @router.post("/orgs/{org_id}/api-keys/{key_id}/revoke")
 def revoke_key(key_id: uuid.UUID, org: KeyManager, session: WebDb, form: Form) -> Response:
-    api_keys.revoke_api_key(session, org.id, key_id)
+    api_keys.revoke_api_key(session, org.scope, key_id)
     return redirect(f"/orgs/{org.id}/api-keys")

@@ -2,22 +2,20 @@
 sessions created through the `stripe` SDK (base URL configurable, so tests and staging
 can point it at a fake or a mock server).
 
-Functions take (session, org_id, ...) for the org-scoped routes; they read, never write
+Functions take (session, scope, ...) for the org-scoped routes; they read, never write
 (the subscription row is written only by webhooks), and never commit.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import stripe
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pressroom.billing.models import Subscription
+from pressroom.billing.models import ACCESS_STATUSES, Subscription
 from pressroom.billing.plans import (
-    ACCESS_STATUSES,
     FREE_PLAN,
     PlanCatalog,
     get_catalog,
@@ -25,6 +23,7 @@ from pressroom.billing.plans import (
 )
 from pressroom.billing.schemas import PlanLimits, RedirectUrl, SubscriptionView
 from pressroom.config import Settings, get_settings
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import AppError, Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 PROVIDER = "stripe"
@@ -45,25 +44,25 @@ def stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
     )
 
 
-def _latest(session: Session, org_id: uuid.UUID) -> Subscription | None:
+def _latest(session: Session, scope: OrgScope) -> Subscription | None:
     return session.scalars(
         select(Subscription)
-        .where(Subscription.org_id == org_id)
+        .where(scope.where(Subscription.org_id))
         .order_by(Subscription.state_as_of.desc().nulls_last(), Subscription.created_at.desc())
         .limit(1)
     ).first()
 
 
 def subscription_view(
-    session: Session, org_id: uuid.UUID, *, catalog: PlanCatalog | None = None
+    session: Session, scope: OrgScope, *, catalog: PlanCatalog | None = None
 ) -> SubscriptionView:
     """The live subscription if there is one, else the most recent (e.g. canceled)."""
     catalog = catalog or get_catalog()
-    sub = live_subscription(session, org_id) or _latest(session, org_id)
+    sub = live_subscription(session, scope) or _latest(session, scope)
     has_access = sub is not None and sub.status in ACCESS_STATUSES
     plan = catalog.get(sub.plan) if has_access and sub else catalog.plans[FREE_PLAN]
     return SubscriptionView(
-        org_id=org_id,
+        org_id=scope.org_id,
         plan=PlanLimits.of(plan),
         has_access=has_access,
         status=sub.status if sub else None,
@@ -76,11 +75,11 @@ def subscription_view(
     )
 
 
-def _customer_id(session: Session, org_id: uuid.UUID) -> str | None:
+def _customer_id(session: Session, scope: OrgScope) -> str | None:
     return session.execute(
         select(Subscription.provider_customer_id)
         .where(
-            Subscription.org_id == org_id,
+            scope.where(Subscription.org_id),
             Subscription.provider == PROVIDER,
             Subscription.provider_customer_id.is_not(None),
         )
@@ -105,7 +104,7 @@ def _call(create: Any, params: dict[str, Any]) -> RedirectUrl:
 
 def create_checkout(
     session: Session,
-    org_id: uuid.UUID,
+    scope: OrgScope,
     plan_name: str,
     *,
     success_url: str,
@@ -121,10 +120,10 @@ def create_checkout(
         raise InvalidInput(f"plan: unknown plan {plan_name!r}", extra={"field": "plan"})
     if not plan.stripe_price_ids:
         raise InvalidInput(f"plan: {plan_name!r} cannot be bought", extra={"field": "plan"})
-    live = live_subscription(session, org_id)
+    live = live_subscription(session, scope)
     if live is not None and live.plan != FREE_PLAN:
         raise Conflict("the organization already has a subscription; change it in the portal")
-    org = str(org_id)
+    org = str(scope.org_id)
     params: dict[str, Any] = {
         "mode": "subscription",
         "line_items": [{"price": plan.stripe_price_ids[0], "quantity": 1}],
@@ -134,7 +133,7 @@ def create_checkout(
         "metadata": {"org_id": org},
         "subscription_data": {"metadata": {"org_id": org}},
     }
-    customer = _customer_id(session, org_id)
+    customer = _customer_id(session, scope)
     if customer is not None:
         params["customer"] = customer
     client = client or stripe_client()
@@ -143,13 +142,13 @@ def create_checkout(
 
 def create_portal(
     session: Session,
-    org_id: uuid.UUID,
+    scope: OrgScope,
     *,
     return_url: str,
     client: stripe.StripeClient | None = None,
 ) -> RedirectUrl:
     """A Stripe customer-portal session for the org's billing account."""
-    customer = _customer_id(session, org_id)
+    customer = _customer_id(session, scope)
     if customer is None:
         raise NotFound("the organization has no billing account yet; subscribe first")
     client = client or stripe_client()

@@ -10,7 +10,7 @@ once stored, applied or not: an event that could not be applied keeps its error 
 `pressroom billing reprocess` (docs/billing.md). A bad signature, a stale timestamp or an
 oversized body answers 4xx and stores nothing.
 
-The two paths are served by `WebhookRoutes`, an ASGI middleware just inside the one that
+The two paths are served by `ProviderEventMiddleware`, an ASGI middleware just inside the one that
 binds the request id and writes the access log, instead of by FastAPI's router: a
 provider sends us thousands of deliveries a minute, and routing, dependency solving and
 the request/response wrappers cost more CPU per delivery than storing it (docs/billing.md,
@@ -47,10 +47,10 @@ from pressroom.billing.providers.base import (
     WebhookProvider,
 )
 from pressroom.billing.providers.registry import webhook_providers
-from pressroom.body_limit import BodySizeLimitMiddleware, PayloadTooLarge
 from pressroom.config import Settings
 from pressroom.db.session import unit_of_work
 from pressroom.errors import AppError, error_responses, problem_for
+from pressroom.http.body_limit import BodySizeLimitMiddleware, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 PATH_PREFIX = "/v1/webhooks"
@@ -68,7 +68,7 @@ class WebhookAck(BaseModel):
 
 
 async def _read_body(receive: Receive) -> bytes:
-    # Under BodySizeLimitMiddleware (WebhookRoutes): already capped, and whole.
+    # Under BodySizeLimitMiddleware (ProviderEventMiddleware): already capped, and whole.
     body = bytearray()
     while True:
         message = await receive()
@@ -164,7 +164,7 @@ def _route_path(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root + "/") else path
 
 
-class WebhookRoutes:
+class ProviderEventMiddleware:
     """ASGI middleware: serves `PATH_PREFIX/<provider>` itself, passes the rest on."""
 
     def __init__(self, app: ASGIApp, *, receiver: WebhookReceiver) -> None:
@@ -211,7 +211,9 @@ _SUMMARIES = {
 
 
 def _served_by_webhook_routes() -> WebhookAck:
-    raise AssertionError("never routed: WebhookRoutes answers these paths before the router")
+    raise AssertionError(
+        "never routed: ProviderEventMiddleware answers these paths before the router"
+    )
 
 
 def openapi_routes() -> list[BaseRoute]:

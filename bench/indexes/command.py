@@ -1,4 +1,4 @@
-"""`pressroom bench ...` (a Typer sub-app; the heavy modules load only when it runs)."""
+"""`python -m bench.indexes` (`make bench-indexes`): the heavy modules load only when it runs."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ import typer
 
 from pressroom.db.migrations import PROJECT_ROOT
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that publish measured tables.")
-
 
 def _command(scale: float, runs: int, seed: int) -> str:
-    parts = ["pressroom bench indexes"]
+    parts = ["python -m bench.indexes"]
     if scale != 1.0:
         parts.append(f"--scale {scale:g}")
     if runs != 25:
@@ -36,7 +34,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@bench_app.command("indexes")
 def indexes(
     scale: Annotated[float, typer.Option(help="Data scale; 1 = 2M jobs, 0.01 = quick.")] = 1.0,
     runs: Annotated[int, typer.Option(help="Timed runs per query and phase.")] = 25,
@@ -63,8 +60,8 @@ def indexes(
     """Measure the seed's index migration: before (0607bc5b8536) vs head, same data."""
     from rich.console import Console
 
-    from pressroom.bench import indexes as bench
-    from pressroom.bench import report
+    from bench.indexes import indexes as bench
+    from bench.indexes import report
     from pressroom.config import get_settings
     from pressroom.db.url import resolve_database_url
 
@@ -105,3 +102,8 @@ def indexes(
         console.print(f"published: {target} (between the bench markers)")
     if json_out:
         json_out.write_text(json.dumps(_jsonable(result), indent=1, default=str))
+
+
+# One command: `python -m bench.indexes --scale 0.01` runs it directly.
+main = typer.Typer(add_completion=False)
+main.command()(indexes)

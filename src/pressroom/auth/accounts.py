@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
 from pressroom.auth.passwords import hash_password, password_problems, verify_password
+from pressroom.auth.users import User
 from pressroom.errors import Conflict, InvalidInput
 
 

@@ -1,7 +1,8 @@
 """Imports every feature's models so `Base.metadata` holds the whole schema (for Alembic)."""
 
-from pressroom.accounts.models import User
-from pressroom.auth.models import AccountToken, ApiKey, AuthSession, RateLimitBucket
+from pressroom.api_keys.models import ApiKey
+from pressroom.auth.models import AccountToken, AuthSession, RateLimitBucket
+from pressroom.auth.users import User
 from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.db.base import Base
 from pressroom.email.models import DevMail

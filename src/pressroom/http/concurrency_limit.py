@@ -9,7 +9,8 @@ connections submitting jobs to one Uvicorn worker stalled it, health checks incl
 Queuing the excess here, in the event loop, before it takes a thread or a connection,
 breaks that cycle; the queued requests cost a coroutine each.
 
-Webhook deliveries never reach this middleware: `billing.webhooks.WebhookRoutes` answers
+Webhook deliveries never reach this middleware:
+`billing.provider_events.ProviderEventMiddleware` answers
 them first, with a bounded executor of its own (PRESSROOM_WEBHOOK_CONCURRENCY). Its
 threads take no AnyIO thread, so a connection they hold is always given back and they
 cannot close the cycle above; at worst a request here waits for one of them to commit.

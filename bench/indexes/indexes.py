@@ -1,4 +1,4 @@
-"""`pressroom bench indexes`: the seed's index migration, measured before and after.
+"""`make bench-indexes`: the seed's index migration, measured before and after.
 
 One run, one database, the same data for both sides: create a fresh database, migrate
 to 0607bc5b8536 (before the seed's indexes), load, VACUUM ANALYZE, measure; then upgrade
@@ -23,8 +23,8 @@ import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from pressroom.bench import datagen, queries
-from pressroom.bench.measure import PatternResult, cross_check, measure
+from bench.indexes import datagen, queries
+from bench.indexes.measure import PatternResult, cross_check, measure
 from pressroom.db import admin, migrations
 
 BEFORE = "0607bc5b8536"
@@ -184,7 +184,7 @@ def _index_sizes(url: str) -> tuple[dict[str, int], dict[str, str]]:
 
 def write_cost(url: str, orgs: list[Any], *, rows: int, seed: int, repeats: int = 5) -> WriteCost:
     """Single-row INSERTs into content_jobs (pipelined by executemany), rolled back."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible bench data, not secrets
+    rng = random.Random(seed)
     batch = [
         (uuid.UUID(int=rng.getrandbits(128)), rng.choice(orgs), "article", '{"prompt": "x"}')
         for _ in range(rows)

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from pressroom.bench.datagen import BIG_ORGS, Sizes, event_key
+from bench.indexes.datagen import BIG_ORGS, Sizes, event_key
 
 Params = dict[str, Any]
 
@@ -210,7 +210,7 @@ def _sample(
 
 def sample_params(url: str, sizes: Sizes, *, k: int, seed: int) -> dict[str, list[Params]]:
     """`k` parameter sets per pattern (fewer for big orgs), the same for both phases."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible bench data, not secrets
+    rng = random.Random(seed)
     with psycopg.connect(url, autocommit=True) as conn:
         big = [
             r[0]

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from pressroom.bench.queries import Params, Pattern
+from bench.indexes.queries import Params, Pattern
 
 SCAN_NODES = {
     "Seq Scan",

@@ -176,8 +176,7 @@ def _insert(session: Session, values: dict[str, Any]) -> bool:
 
 
 def _org_exists(session: Session, org_id: uuid.UUID) -> bool:
-    found = session.execute(select(Organization.id).where(Organization.id == org_id)).first()
-    return found is not None
+    return session.get(Organization, org_id) is not None
 
 
 def _resolve_org(session: Session, provider: str, snap: SubscriptionSnapshot) -> uuid.UUID:

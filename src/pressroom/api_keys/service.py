@@ -9,10 +9,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from pressroom.auth.models import ApiKey
-from pressroom.auth.principals import UserPrincipal
-from pressroom.auth.tokens import hash_secret, new_secret
+from pressroom.api_keys.models import ApiKey
+from pressroom.db.tenancy import OrgScope, SystemDuty, system_duty
 from pressroom.errors import NotFound
+from pressroom.hashed_secrets import hash_secret, new_secret
 from pressroom.pagination import PageParams, page_of
 
 API_KEY_PREFIX = "prk_"
@@ -24,9 +24,9 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 def create_api_key(
     session: Session,
-    caller: UserPrincipal,
+    scope: OrgScope,
     *,
-    org_id: uuid.UUID,
+    created_by: uuid.UUID,
     name: str,
     scopes: list[str],
     expires_at: datetime | None,
@@ -34,12 +34,12 @@ def create_api_key(
     """The new key and its secret (the only time the secret exists outside the caller)."""
     secret = new_secret(API_KEY_PREFIX)
     key = ApiKey(
-        org_id=org_id,
+        org_id=scope.org_id,
         name=name,
         prefix=secret[:VISIBLE_PREFIX_LENGTH],
         secret_hash=hash_secret(secret),
         scopes=sorted(set(scopes)),
-        created_by=caller.user.id,
+        created_by=created_by,
         expires_at=expires_at,
     )
     session.add(key)
@@ -48,15 +48,15 @@ def create_api_key(
 
 
 def list_api_keys(
-    session: Session, org_id: uuid.UUID, page: PageParams
+    session: Session, scope: OrgScope, page: PageParams
 ) -> tuple[list[ApiKey], str | None]:
-    query = select(ApiKey).where(ApiKey.org_id == org_id)
+    query = select(ApiKey).where(scope.where(ApiKey.org_id))
     return page_of(session, query, ApiKey.id, page)
 
 
-def revoke_api_key(session: Session, org_id: uuid.UUID, key_id: uuid.UUID) -> None:
+def revoke_api_key(session: Session, scope: OrgScope, key_id: uuid.UUID) -> None:
     key = session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.org_id == org_id).with_for_update()
+        select(ApiKey).where(ApiKey.id == key_id, scope.where(ApiKey.org_id)).with_for_update()
     )
     if key is None:
         raise NotFound("API key not found")
@@ -67,6 +67,12 @@ def revoke_api_key(session: Session, org_id: uuid.UUID, key_id: uuid.UUID) -> No
 
 def authenticate_api_key(session: Session, secret: str) -> ApiKey | None:
     """The live key with this secret (recording its use), or None."""
+    # The key names its org, so it is looked up before any org scope exists.
+    with system_duty(session, SystemDuty.CREDENTIALS):
+        return _authenticate(session, secret)
+
+
+def _authenticate(session: Session, secret: str) -> ApiKey | None:
     now = datetime.now(UTC)
     key = session.scalar(
         select(ApiKey).where(

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from pressroom.accounts import service
-from pressroom.accounts.schemas import SignupIn, UserOut
-from pressroom.auth import email_verification
+from pressroom.auth import accounts, email_verification
+from pressroom.auth.account_schemas import SignupIn, UserOut
 from pressroom.auth.dependencies import CurrentUser, UserRequired
 from pressroom.auth.rate_limit import Attempts
 from pressroom.config import AppSettings
@@ -27,7 +26,7 @@ def signup(
 ) -> UserOut:
     """Create an account and mail a verification link. Log in afterwards to get tokens."""
     attempts.count("signup", body.email)
-    user = service.signup(
+    user = accounts.signup(
         session, email=body.email, password=body.password, display_name=body.display_name
     )
     email_verification.start(session, settings, user)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from pressroom.billing.dashboard import (
+from pressroom.billing.checkout import (
     PaymentProviderError,
     create_checkout,
     create_portal,
@@ -19,9 +19,10 @@ from pressroom.billing.dashboard import (
 )
 from pressroom.billing.models import Subscription
 from pressroom.config import get_settings
+from pressroom.db.tenancy import scope_to_orgs
 from pressroom.errors import Conflict, InvalidInput, NotFound
 from tests.billing import stripe_events as se
-from tests.billing.conftest import uid
+from tests.billing.conftest import system, uid
 from tests.billing.fake_stripe import FakeStripe, fake_stripe
 
 
@@ -37,7 +38,7 @@ def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
 def _subscribe(
     engine: Engine, org: uuid.UUID, status: str, *, customer: str | None = "cus_known"
 ) -> None:
-    with Session(engine) as session:
+    with Session(system(engine)) as session:
         session.add(
             Subscription(
                 org_id=org,
@@ -61,7 +62,11 @@ class TestCheckout:
         org = make_org()
         with Session(engine) as session:
             result = create_checkout(
-                session, org, "pro", success_url="https://app/ok", cancel_url="https://app/no"
+                session,
+                scope_to_orgs(session, [org]),
+                "pro",
+                success_url="https://app/ok",
+                cancel_url="https://app/no",
             )
         assert result.url == "https://checkout.stripe.com/c/pay/cs_test_fake"
         assert result.session_id == "cs_test_fake"
@@ -84,7 +89,9 @@ class TestCheckout:
         org = make_org()
         _subscribe(engine, org, "canceled", customer="cus_returning")
         with Session(engine) as session:
-            create_checkout(session, org, "business", success_url="s", cancel_url="c")
+            create_checkout(
+                session, scope_to_orgs(session, [org]), "business", success_url="s", cancel_url="c"
+            )
         form = {k: v[0] for k, v in stripe_api.requests[0].form.items()}
         assert form["customer"] == "cus_returning"
         assert form["line_items[0][price]"] == se.BUSINESS_PRICE
@@ -107,14 +114,19 @@ class TestCheckout:
         org = make_org()
         _subscribe(engine, org, "active")
         with Session(engine) as session, pytest.raises(Conflict):
-            create_checkout(session, org, "business", success_url="s", cancel_url="c")
+            create_checkout(
+                session, scope_to_orgs(session, [org]), "business", success_url="s", cancel_url="c"
+            )
 
     def test_a_stripe_rejection_is_a_provider_error(
         self, stripe_api: FakeStripe, engine: Engine, make_org: Callable[[], uuid.UUID]
     ) -> None:
         stripe_api.fail_with = 400
-        with Session(engine) as session, pytest.raises(PaymentProviderError, match="No such"):
-            create_checkout(session, make_org(), "pro", success_url="s", cancel_url="c")
+        org = make_org()
+        with Session(engine) as session:
+            scope = scope_to_orgs(session, [org])
+            with pytest.raises(PaymentProviderError, match="No such"):
+                create_checkout(session, scope, "pro", success_url="s", cancel_url="c")
 
 
 class TestPortal:
@@ -124,7 +136,9 @@ class TestPortal:
         org = make_org()
         _subscribe(engine, org, "active", customer="cus_portal")
         with Session(engine) as session:
-            result = create_portal(session, org, return_url="https://app/billing")
+            result = create_portal(
+                session, scope_to_orgs(session, [org]), return_url="https://app/billing"
+            )
         assert result.url == "https://billing.stripe.com/p/session/bps_fake"
         (req,) = stripe_api.requests
         assert req.path == "/v1/billing_portal/sessions"
@@ -133,8 +147,9 @@ class TestPortal:
     def test_no_billing_account_is_not_found(
         self, stripe_api: FakeStripe, engine: Engine, make_org: Callable[[], uuid.UUID]
     ) -> None:
+        org = make_org()
         with Session(engine) as session, pytest.raises(NotFound):
-            create_portal(session, make_org(), return_url="r")
+            create_portal(session, scope_to_orgs(session, [org]), return_url="r")
         assert stripe_api.requests == []
 
 
@@ -144,7 +159,7 @@ class TestSubscriptionView:
     ) -> None:
         org = make_org()
         with Session(engine) as session:
-            view = subscription_view(session, org)
+            view = subscription_view(session, scope_to_orgs(session, [org]))
         assert (view.plan.name, view.status, view.has_access) == ("free", None, False)
         assert "full_pack" not in view.plan.allowed_kinds
 
@@ -154,7 +169,7 @@ class TestSubscriptionView:
         org = make_org()
         _subscribe(engine, org, "past_due")
         with Session(engine) as session:
-            view = subscription_view(session, org)
+            view = subscription_view(session, scope_to_orgs(session, [org]))
         assert (view.plan.name, view.status, view.has_access) == ("pro", "past_due", True)
         assert view.plan.monthly_quota == 500
         assert view.current_period_end == datetime(2026, 2, 1, tzinfo=UTC)
@@ -165,6 +180,6 @@ class TestSubscriptionView:
         org = make_org()
         _subscribe(engine, org, "unpaid")
         with Session(engine) as session:
-            view = subscription_view(session, org)
+            view = subscription_view(session, scope_to_orgs(session, [org]))
         assert (view.plan.name, view.subscribed_plan, view.status) == ("free", "pro", "unpaid")
         assert view.has_access is False
