@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from pressroom.config import Settings
-from pressroom.outbox.worker import DeliveryLoop, delivery_loop
+from pressroom.outbox.cli import delivery_loop
+from pressroom.outbox.worker import DeliveryLoop
 
 
 def free_port() -> int:

@@ -1,7 +1,7 @@
 """tenant row-level security, the non-owner runtime role, org_id on content_artifacts
 
 Revision ID: 0607bc5b8542
-Revises: 0607bc5b8540
+Revises: 0607bc5b8544
 Create Date: 2026-12-01 20:15:00
 
 The application runs as `pressroom_app` (NOLOGIN, not the tables' owner, no BYPASSRLS): it
@@ -26,7 +26,7 @@ from alembic import context, op
 from pressroom.db.online_ddl import drop_constraint
 
 revision: str = "0607bc5b8542"
-down_revision: str | None = "0607bc5b8540"
+down_revision: str | None = "0607bc5b8544"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

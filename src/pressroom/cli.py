@@ -240,7 +240,7 @@ def worker(
     from pressroom.db.tenancy import SystemDuty, system_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
-    from pressroom.outbox.worker import delivery_loop
+    from pressroom.outbox.cli import delivery_loop
 
     settings = _check_startup_config()
     _check_database(_database_url())

@@ -8,17 +8,25 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine, select
 
+from pressroom.auth import password_reset
+from pressroom.config import Settings
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.db.url import resolve_database_url
+from pressroom.email.delivery import EmailDeliverer
 from pressroom.outbox import queue
 from pressroom.outbox.models import OutboxMessage
+from pressroom.outbox.worker import Deliverer, DeliveryLoop, LoopConfig
+from pressroom.webhooks.delivery import WebhookDeliverer
 
 outbox_app = typer.Typer(no_args_is_help=True, help="The outbox: webhook and e-mail deliveries.")
 
 
 def _engine() -> Engine:
     try:
-        return make_engine(resolve_database_url(quiet=True), pool_size=1)
+        # Dead and waiting deliveries of every org: an operator's maintenance duty.
+        engine = make_engine(resolve_database_url(quiet=True), pool_size=1)
+        return system_engine(engine, SystemDuty.MAINTENANCE)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -73,3 +81,15 @@ def replay(
         typer.echo("error: no such delivery, or it is being attempted right now", err=True)
         raise typer.Exit(1)
     typer.echo(f"delivery {key} queued again")
+
+
+def delivery_loop(engine: Engine, settings: Settings) -> DeliveryLoop:
+    """The loop with every channel's deliverer (`pressroom worker` runs it). Wired here, at
+    the edge: the outbox below knows no channel, and the channels sit above it."""
+
+    preparers = {password_reset.TEMPLATE: password_reset.preparer(settings)}
+    deliverers: dict[str, Deliverer] = {
+        "webhook": WebhookDeliverer(engine, settings),
+        "email": EmailDeliverer(engine, settings, preparers),
+    }
+    return DeliveryLoop(engine, deliverers, LoopConfig.from_settings(settings))

@@ -183,17 +183,3 @@ class DeliveryLoop:
         if rescued:
             log.info("outbox: rescued %d expired deliveries", rescued)
             metrics.RESCUED.inc(rescued)
-
-
-def delivery_loop(engine: Engine, settings: Settings) -> DeliveryLoop:
-    """The loop with every channel's deliverer."""
-    from pressroom.auth import password_reset
-    from pressroom.email.delivery import EmailDeliverer
-    from pressroom.webhooks.delivery import WebhookDeliverer
-
-    preparers = {password_reset.TEMPLATE: password_reset.preparer(settings)}
-    deliverers: dict[str, Deliverer] = {
-        "webhook": WebhookDeliverer(engine, settings),
-        "email": EmailDeliverer(engine, settings, preparers),
-    }
-    return DeliveryLoop(engine, deliverers, LoopConfig.from_settings(settings))

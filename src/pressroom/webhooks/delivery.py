@@ -161,13 +161,19 @@ def _note_failure(conn: Connection, settings: Settings, ep: WebhookEndpoint, err
     reason = f"every delivery failed since {failing_since.isoformat()}"
     if conn.execute(_DISABLE, {"id": ep.id, "reason": reason}).first() is None:
         return
-    org_name = conn.execute(select(Organization.name).where(Organization.id == ep.org_id))
+    # By the endpoint's own row: this runs under the outbox's duty, across orgs.
+    org_name = conn.execute(
+        select(Organization.name)
+        .join(WebhookEndpoint, WebhookEndpoint.org_id == Organization.id)
+        .where(WebhookEndpoint.id == ep.id)
+    )
     owners = conn.execute(
         text(
-            "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id "
-            "WHERE m.org_id = :org AND m.role = :role"
+            "SELECT u.email FROM webhook_endpoints e"
+            " JOIN memberships m ON m.org_id = e.org_id JOIN users u ON u.id = m.user_id"
+            " WHERE e.id = :endpoint AND m.role = :role"
         ),
-        {"org": ep.org_id, "role": Role.OWNER.value},
+        {"endpoint": ep.id, "role": Role.OWNER.value},
     ).scalars()
     name = org_name.scalar() or ""
     for email in owners:

@@ -45,12 +45,12 @@ def create_endpoint(
 
 @router.get("", responses=ORG_ERRORS)
 def list_endpoints(access: Manager, session: DbSession) -> list[EndpointOut]:
-    return [EndpointOut.model_validate(e) for e in service.list_endpoints(session, access.org_id)]
+    return [EndpointOut.model_validate(e) for e in service.list_endpoints(session, access.scope)]
 
 
 @router.get("/{endpoint_id}", responses=ORG_ERRORS)
 def get_endpoint(endpoint_id: uuid.UUID, access: Manager, session: DbSession) -> EndpointOut:
-    return EndpointOut.model_validate(service.get_endpoint(session, access.org_id, endpoint_id))
+    return EndpointOut.model_validate(service.get_endpoint(session, access.scope, endpoint_id))
 
 
 @router.patch("/{endpoint_id}", responses=ERRORS)
@@ -69,7 +69,7 @@ def update_endpoint(
 @router.delete("/{endpoint_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ORG_ERRORS)
 def delete_endpoint(endpoint_id: uuid.UUID, access: Manager, session: DbSession) -> Response:
     """Delete it; its pending deliveries are dropped."""
-    service.delete_endpoint(session, access.org_id, endpoint_id)
+    service.delete_endpoint(session, access.scope, endpoint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -78,14 +78,14 @@ def rotate_secret(
     endpoint_id: uuid.UUID, access: Manager, session: DbSession, settings: AppSettings
 ) -> SecretRotated:
     """A new signing secret (shown once); the old one also signs until the grace ends."""
-    secret, expires = service.rotate_secret(session, access.org_id, settings, endpoint_id)
+    secret, expires = service.rotate_secret(session, access.scope, settings, endpoint_id)
     return SecretRotated(secret=secret, previous_secret_expires_at=expires)
 
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED, responses=ORG_ERRORS)
 def send_test(endpoint_id: uuid.UUID, access: Manager, session: DbSession) -> TestSent:
     """Queue a `ping` event to this endpoint; see its attempt under .../deliveries."""
-    delivery_id, event_id = service.send_test(session, access.org_id, endpoint_id)
+    delivery_id, event_id = service.send_test(session, access.scope, endpoint_id)
     return TestSent(delivery_id=delivery_id, event_id=event_id)
 
 
@@ -94,7 +94,7 @@ def list_deliveries(
     endpoint_id: uuid.UUID, access: Manager, session: DbSession, page: Pagination
 ) -> Page[DeliveryAttemptOut]:
     """Attempts to reach this endpoint, newest first."""
-    items, cursor = service.list_attempts(session, access.org_id, endpoint_id, page)
+    items, cursor = service.list_attempts(session, access.scope, endpoint_id, page)
     return Page(items=items, next_cursor=cursor)
 
 
@@ -107,5 +107,5 @@ def retry_delivery(
     endpoint_id: uuid.UUID, delivery_id: uuid.UUID, access: Manager, session: DbSession
 ) -> DeliveryRetried:
     """Send a delivery again now (a dead one too), with the same event id."""
-    service.retry_delivery(session, access.org_id, endpoint_id, delivery_id)
+    service.retry_delivery(session, access.scope, endpoint_id, delivery_id)
     return DeliveryRetried(delivery_id=delivery_id, status="pending")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from pressroom.config import Settings
 from pressroom.db.base import new_id
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, InvalidInput, NotFound
 from pressroom.orgs.access import OrgAccess
 from pressroom.outbox import queue
@@ -56,7 +57,7 @@ def create_endpoint(
     _check_url(body.url, settings)
     count = session.scalar(
         select(WebhookEndpoint.id)
-        .where(WebhookEndpoint.org_id == access.org_id)
+        .where(access.scope.where(WebhookEndpoint.org_id))
         .offset(MAX_ENDPOINTS_PER_ORG - 1)
     )
     if count is not None:
@@ -76,10 +77,10 @@ def create_endpoint(
     return endpoint
 
 
-def get_endpoint(session: Session, org_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+def get_endpoint(session: Session, scope: OrgScope, endpoint_id: uuid.UUID) -> WebhookEndpoint:
     endpoint = session.scalar(
         select(WebhookEndpoint).where(
-            WebhookEndpoint.id == endpoint_id, WebhookEndpoint.org_id == org_id
+            WebhookEndpoint.id == endpoint_id, scope.where(WebhookEndpoint.org_id)
         )
     )
     if endpoint is None:
@@ -87,11 +88,11 @@ def get_endpoint(session: Session, org_id: uuid.UUID, endpoint_id: uuid.UUID) ->
     return endpoint
 
 
-def list_endpoints(session: Session, org_id: uuid.UUID) -> list[WebhookEndpoint]:
+def list_endpoints(session: Session, scope: OrgScope) -> list[WebhookEndpoint]:
     return list(
         session.scalars(
             select(WebhookEndpoint)
-            .where(WebhookEndpoint.org_id == org_id)
+            .where(scope.where(WebhookEndpoint.org_id))
             .order_by(WebhookEndpoint.id)
         )
     )
@@ -104,7 +105,7 @@ def update_endpoint(
     endpoint_id: uuid.UUID,
     body: EndpointUpdate,
 ) -> WebhookEndpoint:
-    endpoint = get_endpoint(session, access.org_id, endpoint_id)
+    endpoint = get_endpoint(session, access.scope, endpoint_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if changes.get("url") is not None:
         _check_url(changes["url"], settings)
@@ -123,17 +124,17 @@ def update_endpoint(
     return endpoint
 
 
-def delete_endpoint(session: Session, org_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
+def delete_endpoint(session: Session, scope: OrgScope, endpoint_id: uuid.UUID) -> None:
     # Its pending deliveries and attempts go with it (ON DELETE CASCADE).
-    session.delete(get_endpoint(session, org_id, endpoint_id))
+    session.delete(get_endpoint(session, scope, endpoint_id))
     session.flush()
 
 
 def rotate_secret(
-    session: Session, org_id: uuid.UUID, settings: Settings, endpoint_id: uuid.UUID
+    session: Session, scope: OrgScope, settings: Settings, endpoint_id: uuid.UUID
 ) -> tuple[str, datetime]:
     """A new secret; the current one keeps signing (beside it) for the grace period."""
-    endpoint = get_endpoint(session, org_id, endpoint_id)
+    endpoint = get_endpoint(session, scope, endpoint_id)
     expires = datetime.now(UTC) + timedelta(seconds=settings.webhook_secret_grace_seconds)
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = expires
@@ -143,17 +144,17 @@ def rotate_secret(
 
 
 def send_test(
-    session: Session, org_id: uuid.UUID, endpoint_id: uuid.UUID
+    session: Session, scope: OrgScope, endpoint_id: uuid.UUID
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Queue a `ping` to this endpoint alone; returns (delivery id, event id)."""
-    endpoint = get_endpoint(session, org_id, endpoint_id)
-    event = Event(org_id, PING, {"endpoint_id": endpoint.id, "org_id": org_id})
+    endpoint = get_endpoint(session, scope, endpoint_id)
+    event = Event(scope.org_id, PING, {"endpoint_id": endpoint.id, "org_id": scope.org_id})
     delivery_id = enqueue(
         session,
         channel=Channel.WEBHOOK,
         event_type=PING,
         payload=event.envelope(),
-        org_id=org_id,
+        org_id=scope.org_id,
         endpoint_id=endpoint.id,
         event_id=event.id,
     )
@@ -161,14 +162,14 @@ def send_test(
 
 
 def list_attempts(
-    session: Session, org_id: uuid.UUID, endpoint_id: uuid.UUID, page: PageParams
+    session: Session, scope: OrgScope, endpoint_id: uuid.UUID, page: PageParams
 ) -> tuple[list[DeliveryAttemptOut], uuid.UUID | None]:
     """Attempts to reach the endpoint, newest first (`after` = an attempt id: older ones)."""
-    get_endpoint(session, org_id, endpoint_id)
+    get_endpoint(session, scope, endpoint_id)
     query = (
         select(WebhookAttempt, OutboxMessage)
         .join(OutboxMessage, OutboxMessage.id == WebhookAttempt.delivery_id)
-        .where(WebhookAttempt.endpoint_id == endpoint_id, WebhookAttempt.org_id == org_id)
+        .where(WebhookAttempt.endpoint_id == endpoint_id, scope.where(WebhookAttempt.org_id))
         .order_by(WebhookAttempt.id.desc())
         .limit(page.limit + 1)
     )
@@ -197,10 +198,10 @@ def list_attempts(
 
 
 def retry_delivery(
-    session: Session, org_id: uuid.UUID, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+    session: Session, scope: OrgScope, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> None:
     """Send a delivery again now (dead ones included), with the same event id."""
-    get_endpoint(session, org_id, endpoint_id)
+    get_endpoint(session, scope, endpoint_id)
     if queue.replay(session.connection(), delivery_id, endpoint_id):
         return
     exists = session.scalar(
