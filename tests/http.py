@@ -18,6 +18,7 @@ from sqlalchemy import text
 from pressroom.app import create_app
 from pressroom.config import Settings
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 
 PASSWORD = "correct horse battery staple"
 
@@ -56,7 +57,8 @@ def signup(
 
 def queued_mail(client: TestClient, to: str, template: str) -> dict[str, Any]:
     """The context of the newest e-mail of `template` waiting in the outbox for `to`."""
-    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+    engine = system_engine(client.app.state.engine, SystemDuty.MAINTENANCE)  # type: ignore[attr-defined]
+    with engine.connect() as conn:
         context = conn.execute(
             text(
                 "SELECT payload -> 'context' FROM outbox_messages WHERE channel = 'email'"

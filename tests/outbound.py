@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from pressroom.config import Settings
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.outbox.cli import delivery_loop
 from pressroom.outbox.worker import DeliveryLoop
 
@@ -153,7 +154,8 @@ FAST = {
 @contextmanager
 def running_loop(engine: Engine, **settings: Any) -> Iterator[DeliveryLoop]:
     """The real delivery loop on a thread, with fast polling and retries."""
-    loop = delivery_loop(engine, Settings(**{**FAST, **settings}))
+    # As `pressroom worker` runs it: under the outbox's duty, across orgs.
+    loop = delivery_loop(system_engine(engine, SystemDuty.OUTBOX), Settings(**{**FAST, **settings}))
     loop.start()
     try:
         yield loop

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from pressroom.cli import app as cli
 from pressroom.config import get_settings
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.db.url import to_libpq_url
 from tests.http import (
     PASSWORD,
@@ -29,8 +30,9 @@ NEW_PASSWORD = "a brand new passphrase 42"
 
 
 def _engine(client: TestClient) -> Engine:
+    """The app's engine, across orgs (the test plays the worker and reads every org)."""
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    return engine
+    return system_engine(engine, SystemDuty.MAINTENANCE)
 
 
 def _token(body: str, prefix: str) -> str:

@@ -12,10 +12,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
-from pressroom.billing import service as billing
+from pressroom.billing import subscriptions as billing
 from pressroom.billing.plans import get_catalog
 from pressroom.billing.providers.base import SubscriptionSnapshot
 from pressroom.db.session import make_engine, unit_of_work
+from pressroom.db.tenancy import SystemDuty, scope_to_orgs, system_engine
 from pressroom.outbox import queue
 from pressroom.outbox.models import Channel
 from pressroom.outbox.retry import RetryPolicy
@@ -29,7 +30,8 @@ from tests.outbound import Receiver, running_loop, wait_until
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     e = make_engine(database_url, pool_size=4)
-    yield e
+    # The tests play the worker and the operator: across orgs.
+    yield system_engine(e, SystemDuty.MAINTENANCE)
     e.dispose()
 
 
@@ -142,7 +144,7 @@ class TestSeams:
         now = datetime(2026, 12, 1, 12, tzinfo=UTC)
         for _ in range(10):
             with unit_of_work(factory) as session:
-                usage.consume(session, org, limit=10, now=now)
+                usage.consume(session, scope_to_orgs(session, [org]), limit=10, now=now)
         rows = webhook_rows(engine, org)
         assert [r["payload"]["data"]["threshold_percent"] for r in rows] == [80, 100]  # type: ignore[index]
         assert rows[0]["payload"]["data"]["used"] == 8  # type: ignore[index]
@@ -153,11 +155,16 @@ class TestSeams:
             )
         for _ in range(3):
             with unit_of_work(factory) as session:
-                usage.consume(session, org, limit=10, now=now)
+                usage.consume(session, scope_to_orgs(session, [org]), limit=10, now=now)
         assert len(webhook_rows(engine, org)) == 2
         # A new month is a new pair.
         with unit_of_work(factory) as session:
-            usage.consume(session, org, limit=1, now=datetime(2027, 1, 2, tzinfo=UTC))
+            usage.consume(
+                session,
+                scope_to_orgs(session, [org]),
+                limit=1,
+                now=datetime(2027, 1, 2, tzinfo=UTC),
+            )
         assert len(webhook_rows(engine, org)) == 4
 
     def test_a_refused_consumption_announces_nothing(
@@ -168,7 +175,7 @@ class TestSeams:
         make_endpoint(database_url, org, "http://127.0.0.1:9/")
         factory = sessionmaker(bind=engine)
         with pytest.raises(usage.QuotaExceeded), unit_of_work(factory) as session:
-            usage.consume(session, org, limit=0, now=datetime.now(UTC))
+            usage.consume(session, scope_to_orgs(session, [org]), limit=0, now=datetime.now(UTC))
         assert webhook_rows(engine, org) == []
 
     def test_subscription_changes_are_announced_and_rollbacks_are_not(

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
 from pressroom.jobs.worker.retry_policy import RetryPolicy
@@ -18,8 +19,9 @@ ARTICLE = "A long enough article about the harbour, the boats and the people who
 
 
 def _engine(client: TestClient) -> Engine:
+    """The app's engine, across orgs (the test plays the worker and reads every org)."""
     engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
-    return engine
+    return system_engine(engine, SystemDuty.WORKER)
 
 
 def finish_job(client: TestClient, headers: dict[str, str], org: str, outcome: str) -> str:
