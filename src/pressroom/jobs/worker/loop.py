@@ -1,10 +1,13 @@
-"""`pressroom worker`'s claim loop: claims jobs when threads are free and runs them.
+"""`pressroom worker`'s claim loop: claims jobs when slots are free and runs them.
 
-One process runs `concurrency` jobs at once on threads. The main thread claims work when
-threads are free and sleeps on an event that the listener thread sets on each NOTIFY (and
-a job sets when it frees its thread), with a poll timeout for delayed retries. A
-cancellation request arrives as a NOTIFY too, and stops its run at once. Outcomes go to
-the completer; heartbeats and rescues are maintenance's.
+One process holds `concurrency` slots, each a job claimed and not yet recorded, and runs
+them on threads. While jobs flow, the completer claims the next jobs for the slots it
+frees in the very transaction that records their outcomes (one commit per batch). The main
+thread claims for slots free otherwise (start-up, a wake-up after idling, lost leases) and
+sleeps on an event that the listener thread sets on each NOTIFY (and the completer sets
+when it frees slots), with a poll timeout for delayed retries. A cancellation request
+arrives as a NOTIFY too, and stops its run at once. Heartbeats and rescues are
+maintenance's.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from types import FrameType
 
 import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from pressroom.db.errors import short_error
@@ -41,10 +44,8 @@ log = logging.getLogger("pressroom.worker")
 # After a claim that found work, an empty claim is retried soon (the work may have been
 # behind another worker's org locks), backing off to the poll interval.
 _RECHECK_AFTER = 0.01
-# How long a claim for a few free threads waits for more threads to free up.
+# How long a claim for a few free slots waits for more slots to free up.
 _COALESCE_SECONDS = 0.005
-# Claiming pauses while this many finished jobs per thread wait for their outcome's write.
-_MAX_UNRECORDED_PER_THREAD = 2
 # How long the loop waits after a database error before trying again.
 _DATABASE_RETRY_SECONDS = 1.0
 
@@ -78,7 +79,8 @@ class Worker:
         self.inflight = InFlightTable()
         self._stopping = threading.Event()
         self._told_not_migrated = False
-        self.completer = Completer(engine, self.inflight)
+        self._claim_lock = threading.Lock()  # the main loop and the completer both claim
+        self.completer = Completer(engine, self.inflight, self._claim_in, self._start)
         self.maintenance = Maintenance(
             engine, self.inflight, self.retry_policy, self.config.lease_seconds, self._stopping
         )
@@ -124,7 +126,7 @@ class Worker:
                     self.maintenance.publish_stats()
                     next_stats = now + self.config.stats_interval
                 self._told_not_migrated = False
-                free = self._free_threads()
+                free = self._free_slots()
                 if 0 < free < self.config.concurrency // 2:
                     free = self._coalesce()
                 if free > 0 and self._claim(free):
@@ -155,25 +157,25 @@ class Worker:
         log.warning("database unavailable, retrying: %s", short_error(exc))
         return _DATABASE_RETRY_SECONDS
 
-    def _free_threads(self) -> int:
-        """Threads to claim for, unless the completer has fallen behind (then none)."""
-        claimed, executing = self.inflight.counts()
-        unrecorded = claimed - executing
-        free = self.config.concurrency - executing
-        return free if unrecorded < _MAX_UNRECORDED_PER_THREAD * self.config.concurrency else 0
+    def _free_slots(self, recorded: int = 0) -> int:
+        """Slots to claim for: those whose job is recorded, counting `recorded` outcomes
+        being written now as recorded. A finished job's slot is reclaimed only with its
+        outcome, so the completer can never fall behind the claims."""
+        claimed, _ = self.inflight.counts()
+        return max(0, self.config.concurrency - (claimed - recorded))
 
     def _coalesce(self) -> int:
-        """With most threads busy, give the others a moment to finish: one claim for many
+        """With most slots taken, give the others a moment to free up: one claim for many
         jobs costs about what a claim for one does."""
         wake = self.inflight.wake
         deadline = time.monotonic() + _COALESCE_SECONDS
         while (left := deadline - time.monotonic()) > 0:
-            free = self._free_threads()
+            free = self._free_slots()
             if free >= self.config.concurrency // 2 or self._stopping.is_set():
                 return free
             wake.wait(left)
             wake.clear()
-        return self._free_threads()
+        return self._free_slots()
 
     def _listen_loop(self) -> None:
         """Turn NOTIFYs into wake-ups and cancellations; reconnect (and wake, in case one
@@ -214,8 +216,25 @@ class Worker:
     # -- claiming and running --------------------------------------------------------------
 
     def _claim(self, free: int) -> int:
-        started = time.perf_counter()
-        with self.engine.begin() as conn:
+        entries: list[InFlight] = []
+        try:
+            with self.engine.begin() as conn:
+                entries = self._claim_in(conn, 0)
+        except BaseException:
+            self.inflight.discard(entries)
+            raise
+        self._start(entries)
+        return len(entries)
+
+    def _claim_in(self, conn: Connection, recorded: int) -> list[InFlight]:
+        """Claim for the free slots in the caller's transaction. The claims take their
+        slots at once (so the other claimer can't take them too); `_start` runs them once
+        the transaction has committed, and a rollback must `discard` them."""
+        with self._claim_lock:
+            free = self._free_slots(recorded)
+            if free <= 0 or self._stopping.is_set():
+                return []
+            started = time.perf_counter()
             claims = queue.claim(
                 conn,
                 worker_id=self.worker_id,
@@ -223,12 +242,15 @@ class Worker:
                 lease_seconds=self.config.lease_seconds,
                 policy=self.policy,
             )
-        metrics.CLAIM_LATENCY.observe(time.perf_counter() - started)
-        for claim in claims:
-            entry = InFlight(claim, threading.Event())
-            self.inflight.add(entry)
+            metrics.CLAIM_LATENCY.observe(time.perf_counter() - started)
+            entries = [InFlight(claim, threading.Event()) for claim in claims]
+            for entry in entries:
+                self.inflight.add(entry)
+        return entries
+
+    def _start(self, entries: list[InFlight]) -> None:
+        for entry in entries:
             self._pool.submit(self._execute, entry)
-        return len(claims)
 
     def _execute(self, entry: InFlight) -> None:
         try:
