@@ -336,9 +336,7 @@ def table(results: Sequence[Result]) -> str:
     by_key = {(r.system, r.processes): r for r in results}
     for processes in sorted({r.processes for r in results}):
         ours = by_key.get(("pressroom", processes))
-        others = [
-            r for r in results if r.processes == processes and r.system != "pressroom"
-        ]
+        others = [r for r in results if r.processes == processes and r.system != "pressroom"]
         if ours and others:
             lines.append("")
             lines.append(
@@ -388,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=50_000)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--processes", default="1,4", help="worker process counts to run")
-    parser.add_argument("--concurrency", type=int, default=16, help="jobs at once per process")
+    parser.add_argument("--concurrency", type=int, default=64, help="jobs at once per process")
     parser.add_argument("--orgs", type=int, default=100)
     parser.add_argument("--queues", default="pressroom,pgqueuer,procrastinate")
     parser.add_argument("--no-doc", action="store_true", help="don't update docs/queue.md")

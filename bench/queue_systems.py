@@ -224,11 +224,13 @@ class Procrastinate:
         ]
 
     def worker_env(self, url: str, concurrency: int) -> dict[str, str]:
-        # One connection per concurrent job, plus the listener and the heartbeat.
+        # One connection per concurrent job, plus the listener and the heartbeat, up to 20:
+        # four workers must fit the server's 100 connections (an async no-op task holds
+        # a connection only while it fetches or finishes a job).
         return {
             **os.environ,
             "BENCH_PROCRASTINATE_DSN": url,
-            "BENCH_PROCRASTINATE_POOL": str(concurrency + 2),
+            "BENCH_PROCRASTINATE_POOL": str(min(concurrency + 2, 20)),
         }
 
     def unfinished(self, conn: Conn) -> int:

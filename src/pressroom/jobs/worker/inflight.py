@@ -55,9 +55,9 @@ class InFlightTable:
             self._executing += 1
 
     def finished_running(self) -> None:
-        # No wake-up: the slot is free only once the outcome is recorded (`forget`).
         with self.lock:
             self._executing -= 1
+        self.wake.set()
 
     def discard(self, entries: list[InFlight]) -> None:
         """Undo `add` for claims whose transaction did not commit (they never ran)."""

@@ -46,6 +46,7 @@ log = logging.getLogger("pressroom.worker")
 _RECHECK_AFTER = 0.01
 # How long a claim for a few free slots waits for more slots to free up.
 _COALESCE_SECONDS = 0.005
+_MAX_UNRECORDED_PER_THREAD = 2
 # How long the loop waits after a database error before trying again.
 _DATABASE_RETRY_SECONDS = 1.0
 
@@ -161,8 +162,11 @@ class Worker:
         """Slots to claim for: those whose job is recorded, counting `recorded` outcomes
         being written now as recorded. A finished job's slot is reclaimed only with its
         outcome, so the completer can never fall behind the claims."""
-        claimed, _ = self.inflight.counts()
-        return max(0, self.config.concurrency - (claimed - recorded))
+        claimed, executing = self.inflight.counts()
+        unrecorded = claimed - executing - recorded
+        if unrecorded >= _MAX_UNRECORDED_PER_THREAD * self.config.concurrency:
+            return 0
+        return max(0, self.config.concurrency - executing)
 
     def _coalesce(self) -> int:
         """With most slots taken, give the others a moment to free up: one claim for many
