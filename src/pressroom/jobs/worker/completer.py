@@ -2,7 +2,7 @@
 
 Finished jobs are handed to one thread, which writes all the outcomes waiting for it in
 one transaction (each still guarded by its own lease token) and, in that same
-transaction, claims the next jobs for the slots the batch frees: a burst of short jobs
+transaction, claims the next jobs for the worker's free threads: a burst of short jobs
 costs one commit per batch of outcomes and claims, not one per job plus one per claim.
 A job keeps its lease (and its org's slot) until its outcome is written; the claim runs
 after the writes in the transaction, so it sees those slots free and the limits hold.
@@ -29,9 +29,9 @@ log = logging.getLogger("pressroom.worker")
 _MAX_BATCH = 256
 
 
-# Claims jobs in the given transaction for the slots free once `recorded` outcomes are
-# written (the worker's claim); the claims are counted in flight at once and started by
-# `start` only after the transaction commits.
+# Claims jobs in the given transaction, `recorded` outcomes being written in it (the
+# worker's claim); the claims are counted in flight at once and started by `start` only
+# after the transaction commits.
 ClaimIn = Callable[[Connection, int], list[InFlight]]
 
 

@@ -1,11 +1,12 @@
-"""`pressroom worker`'s claim loop: claims jobs when slots are free and runs them.
+"""`pressroom worker`'s claim loop: claims jobs when threads are free and runs them.
 
-One process holds `concurrency` slots, each a job claimed and not yet recorded, and runs
-them on threads. While jobs flow, the completer claims the next jobs for the slots it
-frees in the very transaction that records their outcomes (one commit per batch). The main
-thread claims for slots free otherwise (start-up, a wake-up after idling, lost leases) and
-sleeps on an event that the listener thread sets on each NOTIFY (and the completer sets
-when it frees slots), with a poll timeout for delayed retries. A cancellation request
+One process runs `concurrency` jobs at once on threads. Two claimers share the free
+threads (under one lock, so they never claim the same thread twice): the completer,
+which claims the next jobs in the very transaction that records finished ones (one
+commit for a batch of outcomes and claims), and the main thread, which claims for threads
+free otherwise (start-up, after idling, while the completer's transaction is under way)
+and sleeps on an event that the listener thread sets on each NOTIFY (and a job sets when
+it frees its thread), with a poll timeout for delayed retries. A cancellation request
 arrives as a NOTIFY too, and stops its run at once. Heartbeats and rescues are
 maintenance's.
 """
@@ -44,8 +45,9 @@ log = logging.getLogger("pressroom.worker")
 # After a claim that found work, an empty claim is retried soon (the work may have been
 # behind another worker's org locks), backing off to the poll interval.
 _RECHECK_AFTER = 0.01
-# How long a claim for a few free slots waits for more slots to free up.
+# How long a claim for a few free threads waits for more threads to free up.
 _COALESCE_SECONDS = 0.005
+# Claiming pauses while this many finished jobs per thread wait for their outcome's write.
 _MAX_UNRECORDED_PER_THREAD = 2
 # How long the loop waits after a database error before trying again.
 _DATABASE_RETRY_SECONDS = 1.0
@@ -127,7 +129,7 @@ class Worker:
                     self.maintenance.publish_stats()
                     next_stats = now + self.config.stats_interval
                 self._told_not_migrated = False
-                free = self._free_slots()
+                free = self._free_threads()
                 if 0 < free < self.config.concurrency // 2:
                     free = self._coalesce()
                 if free > 0 and self._claim(free):
@@ -158,10 +160,10 @@ class Worker:
         log.warning("database unavailable, retrying: %s", short_error(exc))
         return _DATABASE_RETRY_SECONDS
 
-    def _free_slots(self, recorded: int = 0) -> int:
-        """Slots to claim for: those whose job is recorded, counting `recorded` outcomes
-        being written now as recorded. A finished job's slot is reclaimed only with its
-        outcome, so the completer can never fall behind the claims."""
+    def _free_threads(self, recorded: int = 0) -> int:
+        """Threads to claim for, unless too many finished jobs wait for their outcome's
+        write (then none); `recorded` outcomes being written in the caller's transaction
+        no longer wait."""
         claimed, executing = self.inflight.counts()
         unrecorded = claimed - executing - recorded
         if unrecorded >= _MAX_UNRECORDED_PER_THREAD * self.config.concurrency:
@@ -169,17 +171,17 @@ class Worker:
         return max(0, self.config.concurrency - executing)
 
     def _coalesce(self) -> int:
-        """With most slots taken, give the others a moment to free up: one claim for many
+        """With most threads busy, give the others a moment to finish: one claim for many
         jobs costs about what a claim for one does."""
         wake = self.inflight.wake
         deadline = time.monotonic() + _COALESCE_SECONDS
         while (left := deadline - time.monotonic()) > 0:
-            free = self._free_slots()
+            free = self._free_threads()
             if free >= self.config.concurrency // 2 or self._stopping.is_set():
                 return free
             wake.wait(left)
             wake.clear()
-        return self._free_slots()
+        return self._free_threads()
 
     def _listen_loop(self) -> None:
         """Turn NOTIFYs into wake-ups and cancellations; reconnect (and wake, in case one
@@ -231,11 +233,11 @@ class Worker:
         return len(entries)
 
     def _claim_in(self, conn: Connection, recorded: int) -> list[InFlight]:
-        """Claim for the free slots in the caller's transaction. The claims take their
-        slots at once (so the other claimer can't take them too); `_start` runs them once
+        """Claim for the free threads in the caller's transaction. The claims take their
+        threads at once (so the other claimer can't take them too); `_start` runs them once
         the transaction has committed, and a rollback must `discard` them."""
         with self._claim_lock:
-            free = self._free_slots(recorded)
+            free = self._free_threads(recorded)
             if free <= 0 or self._stopping.is_set():
                 return []
             started = time.perf_counter()
