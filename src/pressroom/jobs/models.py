@@ -39,6 +39,8 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
         CheckConstraint("attempts >= 0 AND attempts <= max_attempts + 1", name="attempts"),
         Index("idx_content_jobs_org_created_desc", "org_id", text("created_at DESC")),
         Index("idx_content_jobs_status", "status"),
+        # One org's counts by status: an index-only scan over that org's entries.
+        Index("idx_content_jobs_org_status", "org_id", "status"),
         # The queue: only queued rows, grouped by org so a claim can visit orgs fairly.
         Index(
             "idx_content_jobs_queue",

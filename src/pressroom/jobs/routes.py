@@ -12,7 +12,7 @@ from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, error_responses
 from pressroom.jobs import events, service
 from pressroom.jobs.models import ContentArtifact, JobStatus
-from pressroom.jobs.schemas import ArtifactOut, JobCreate, JobDetail, JobOut
+from pressroom.jobs.schemas import ArtifactOut, JobCounts, JobCreate, JobDetail, JobOut
 from pressroom.orgs.access import OrgAccess, require
 from pressroom.orgs.permissions import Permission
 from pressroom.pagination import Page, Pagination
@@ -65,6 +65,13 @@ def list_jobs(
     """Newest first. Follow `next_cursor` for older pages; every page costs the same."""
     jobs, cursor = service.list_jobs(session, access.scope, page, status=status, kind=kind)
     return Page(items=[JobOut.model_validate(j) for j in jobs], next_cursor=cursor)
+
+
+# Declared before /jobs/{job_id}, which would otherwise take "counts" for a job id.
+@router.get("/jobs/counts", response_model=JobCounts, responses=error_responses(NotFound))
+def count_jobs(access: CanReadJobs, session: DbSession) -> JobCounts:
+    """The org's jobs by status, as of now. Authorized like listing jobs."""
+    return JobCounts.model_validate(service.count_by_status(session, access.scope))
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(NotFound))

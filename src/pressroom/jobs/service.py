@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, or_, select, text, update
+from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
@@ -198,6 +198,21 @@ def list_jobs(
     rows = list(session.execute(query).scalars())
     jobs, more = rows[:limit], len(rows) > limit
     return jobs, (Cursor(jobs[-1].created_at, jobs[-1].id).encode() if more and jobs else None)
+
+
+def count_by_status(session: Session, scope: OrgScope) -> dict[str, int]:
+    """Every status with its count (0 when none), plus `total`. Reads only (org_id, status):
+    an index-only scan of idx_content_jobs_org_status, no entity is built."""
+    query = (
+        select(ContentJob.status, func.count())
+        .where(scope.where(ContentJob.org_id))
+        .group_by(ContentJob.status)
+    )
+    counts = dict.fromkeys((s.value for s in JobStatus), 0)
+    for status, n in session.execute(query):
+        counts[status] = n
+    counts["total"] = sum(counts.values())
+    return counts
 
 
 def cancel(session: Session, scope: OrgScope, job_id: uuid.UUID) -> ContentJob:
