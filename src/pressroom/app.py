@@ -70,6 +70,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     # Requests reach settings through the AppSettings dependency (get_settings): an app
     # built with its own settings (tests, benchmarks) answers with those.
     app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings  # the dashboard reads it outside dependencies
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
