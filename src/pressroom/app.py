@@ -10,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from pressroom import __version__, health
+from pressroom import __version__, health, tracing
 from pressroom.api_keys.routes import router as api_keys_router
 from pressroom.auth import passwords
 from pressroom.auth.account_routes import router as accounts_router
@@ -58,6 +58,7 @@ def api_router() -> APIRouter:
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    tracing.configure(settings)
     passwords.warm_up()
     # /docs and /redoc load their scripts from the app itself (the fastapi-offline wheel
     # ships them), so they render with no internet.

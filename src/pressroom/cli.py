@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from pressroom import launch
+from pressroom import launch, tracing
 from pressroom.billing.cli import billing_app, dev_app
 from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.config import DEV_KEY_WARNING, Settings, describe_settings_error, get_settings
@@ -255,6 +255,7 @@ def worker(
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
+    tracing.configure(settings)
     # The worker claims, finishes and rescues every org's jobs: its standing duty.
     engine = system_engine(get_engine(), SystemDuty.WORKER)
     runner = Worker(engine, runner_for(settings), concurrency_policy(), config)

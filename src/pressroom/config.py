@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     worker_rescue_interval: float = Field(default=5.0, gt=0)
     worker_shutdown_grace: float = Field(default=30.0, ge=0)
     worker_metrics_port: int | None = None
+    # OpenTelemetry traces (pressroom.tracing; needs the `otel` extra). The exporter reads
+    # the standard OTEL_EXPORTER_OTLP_ENDPOINT itself.
+    otel_enabled: bool = False
     # "engine" runs the generation engine; "noop"/"echo" exercise the queue alone.
     worker_runner: Literal["engine", "noop", "echo"] = "engine"
 

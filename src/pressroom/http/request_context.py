@@ -9,6 +9,7 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pressroom import tracing
 from pressroom.api_metrics import observe_request
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -54,7 +55,8 @@ class RequestContextMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
-                await self.app(scope, receive, send_with_id)
+                with tracing.span(f"{scope['method']} {scope['path']}", server=True):
+                    await self.app(scope, receive, send_with_id)
             finally:
                 observe_request(scope["method"], status, time.perf_counter() - started)
                 client = scope.get("client")

@@ -108,6 +108,8 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # When retention blanked the input and deleted the artifacts (pressroom.jobs.retention).
     content_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The submitting request's trace context (pressroom.tracing), while tracing is on.
+    trace_context: Mapped[str | None] = mapped_column(Text)
 
 
 class ContentArtifact(IdMixin, CreatedAtMixin, Base):

@@ -61,6 +61,7 @@ class Claim:
     attempts: int
     max_attempts: int
     lease_token: uuid.UUID
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,8 @@ _CLAIM = text(
         leased_by = :worker, lease_expires_at = now() + make_interval(secs => :lease_seconds),
         started_at = COALESCE(j.started_at, now()), updated_at = now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
-    RETURNING j.id, j.org_id, j.kind, j.input, j.attempts, j.max_attempts, j.lease_token
+    RETURNING j.id, j.org_id, j.kind, j.input, j.attempts, j.max_attempts, j.lease_token,
+        j.trace_context
     """
 ).bindparams(
     bindparam("orgs", type_=ARRAY(Uuid())),

@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
+from pressroom import tracing
 from pressroom.billing.plans import Plan, plan_now
 from pressroom.db.base import new_id
 from pressroom.db.tenancy import OrgScope
@@ -114,6 +115,7 @@ def submit(
         "idempotency_key": idempotency_key,
         "request_fingerprint": fingerprint,
         "quota_period": usage.period_of(now),
+        "trace_context": tracing.current_context(),
     }
     # A concurrent request with the same key waits here for the first to commit, then
     # finds its row: one job and one quota unit however many times the POST is retried.

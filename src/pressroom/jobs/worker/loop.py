@@ -29,6 +29,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from pressroom import tracing
 from pressroom.config import get_settings
 from pressroom.db.errors import short_error
 from pressroom.db.pooler import listen_url
@@ -287,7 +288,8 @@ class Worker:
         if entry.cancel_requested:
             return canceled
         try:
-            result = self.runner(claim, entry.stop.is_set)
+            with tracing.span("job.run", {"job.id": str(claim.id)}, parent=claim.trace_context):
+                result = self.runner(claim, entry.stop.is_set)
         except Canceled:
             return canceled
         except JobFailed as exc:
