@@ -1,7 +1,7 @@
 """trace context on content_jobs: the worker's run continues the submitting request's trace
 
 Revision ID: 0607bc5b8547
-Revises: 0607bc5b8545
+Revises: 0607bc5b8546
 Create Date: 2026-12-01 22:00:00
 
 `trace_context` holds the W3C trace context (JSON) of the request that submitted the job,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0607bc5b8547"
-down_revision: str | None = "0607bc5b8545"
+down_revision: str | None = "0607bc5b8546"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
