@@ -17,7 +17,6 @@ from tests.billing.conftest import (
     events,
     post_stripe,
     subscription_row,
-    system,
     uid,
 )
 
@@ -362,7 +361,7 @@ class TestFailuresAreKept:
     ) -> None:
         # Older kept events of other subscriptions, more than a checkout ever scanned
         # before it matched on the subscription in SQL (500, oldest first).
-        with system(engine).begin() as conn:
+        with engine.begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO billing_events (id, provider, provider_event_id, type, payload,"

@@ -43,23 +43,19 @@ def ip_key(action: str, ip: str | None) -> str:
     return f"{action}:ip:{ip or 'unknown'}"
 
 
-Action = Literal["signup", "login", "reset", "verify"]
+Action = Literal["signup", "login"]
 
 
 def _limits_of(settings: Settings, action: Action) -> tuple[int, int]:
     """(per client IP, per account) attempts allowed per window."""
     if action == "signup":
         return settings.signup_limit_per_ip, settings.signup_limit_per_account
-    if action == "login":
-        return settings.login_limit_per_ip, settings.login_limit_per_account
-    # Both mail a link: limited like each other, so neither floods an inbox.
-    return settings.password_reset_limit_per_ip, settings.password_reset_limit_per_account
+    return settings.login_limit_per_ip, settings.login_limit_per_account
 
 
 @dataclass(frozen=True)
 class AttemptCounter:
-    """Counts an attempt (signup, login, a mailed link) against its per-IP and per-account
-    limits."""
+    """Counts a signup or login attempt against its per-IP and per-account limits."""
 
     engine: Engine
     settings: Settings
@@ -77,14 +73,11 @@ class AttemptCounter:
         )
 
 
-def client_ip(request: Request) -> str | None:
+def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
     # Behind a proxy, run uvicorn with --proxy-headers/--forwarded-allow-ips so this is
     # the client's address rather than the proxy's.
-    return request.client.host if request.client else None
-
-
-def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
-    return AttemptCounter(engine, settings, client_ip(request))
+    ip = request.client.host if request.client else None
+    return AttemptCounter(engine, settings, ip)
 
 
 Attempts = Annotated[AttemptCounter, Depends(attempt_counter)]

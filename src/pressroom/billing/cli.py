@@ -14,7 +14,6 @@ from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.billing.providers.registry import webhook_providers
 from pressroom.config import get_settings
 from pressroom.db.session import make_engine, unit_of_work
-from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.db.url import resolve_database_url
 from pressroom.errors import AppError
 
@@ -40,8 +39,7 @@ def reprocess_command(
         raise typer.Exit(2) from None
     engine = make_engine(url, pool_size=1)
     try:
-        factory = sessionmaker(bind=system_engine(engine, SystemDuty.PROVIDER_EVENTS))
-        with unit_of_work(factory) as session:
+        with unit_of_work(sessionmaker(bind=engine)) as session:
             report = reprocess(
                 session,
                 webhook_providers(get_settings()),

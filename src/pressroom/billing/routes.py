@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from pressroom.billing import checkout
-from pressroom.billing.checkout import PaymentProviderError
+from pressroom.billing import dashboard
+from pressroom.billing.dashboard import PaymentProviderError
 from pressroom.billing.schemas import (
     CheckoutRequest,
     PortalRequest,
@@ -40,7 +40,7 @@ CanManageBilling = Annotated[OrgAccess, require(Permission.BILLING_MANAGE)]
 )
 def get_subscription(access: CanReadBilling, session: DbSession) -> SubscriptionView:
     """The plan in force (with its limits), and the subscription behind it, if any."""
-    return checkout.subscription_view(session, access.scope)
+    return dashboard.subscription_view(session, access.org_id)
 
 
 @router.post(
@@ -54,13 +54,13 @@ def create_checkout(
     access: CanManageBilling, session: DbSession, body: CheckoutRequest, settings: AppSettings
 ) -> RedirectUrl:
     """A hosted checkout page to subscribe the org to a paid plan."""
-    return checkout.create_checkout(
+    return dashboard.create_checkout(
         session,
-        access.scope,
+        access.org_id,
         body.plan,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
-        client=checkout.stripe_client(settings),
+        client=dashboard.stripe_client(settings),
     )
 
 
@@ -73,9 +73,9 @@ def create_portal(
     access: CanManageBilling, session: DbSession, body: PortalRequest, settings: AppSettings
 ) -> RedirectUrl:
     """The provider's billing portal, to change plan, payment method or cancel."""
-    return checkout.create_portal(
+    return dashboard.create_portal(
         session,
-        access.scope,
+        access.org_id,
         return_url=body.return_url,
-        client=checkout.stripe_client(settings),
+        client=dashboard.stripe_client(settings),
     )

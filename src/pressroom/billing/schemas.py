@@ -7,8 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from pressroom.billing.plans import Plan
-from pressroom.generation.kinds import JobKind
+from pressroom.billing.plans import JobKind, Plan
 
 
 class PlanLimits(BaseModel):

@@ -184,6 +184,8 @@ class FullPackInput(SummaryOptions, KeyPointsOptions, SeoOptions, SocialOptions,
     pass
 
 
+JobInput = SummaryInput | KeyPointsInput | SeoInput | SocialPostsInput | FullPackInput
+
 INPUT_MODELS: dict[JobKind, type[SourceInput]] = {
     JobKind.SUMMARY: SummaryInput,
     JobKind.KEY_POINTS: KeyPointsInput,

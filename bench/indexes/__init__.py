@@ -1,1 +1,0 @@
-"""The seed's index migration measured before and after (`make bench-indexes`)."""

@@ -1,1 +1,0 @@
-"""Organization API keys: the machine credential, and the routes that manage it."""

@@ -1,1 +1,0 @@
-"""The HTTP edge: ASGI middlewares and request dependencies shared by every feature."""
