@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from pressroom.billing import dev_plan
 from pressroom.billing.inbox import pending_count, reprocess
-from pressroom.billing.plans import PlansFileError, get_catalog
+from pressroom.billing.plans import PlanCatalog, PlansFileError, get_catalog
 from pressroom.billing.providers.registry import webhook_providers
 from pressroom.config import get_settings
 from pressroom.db.session import make_engine, unit_of_work
@@ -19,6 +20,17 @@ from pressroom.errors import AppError
 
 billing_app = typer.Typer(no_args_is_help=True, help="Billing: the payment-webhook inbox.")
 dev_app = typer.Typer(no_args_is_help=True, help="Development only: shortcuts for trying things.")
+
+
+def _catalog_and_engine() -> tuple[PlanCatalog, Engine]:
+    """The plan catalog and a one-connection engine, or one `error:` line and exit 2."""
+    try:
+        catalog = get_catalog()
+        url = resolve_database_url(quiet=True)
+    except (PlansFileError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return catalog, make_engine(url, pool_size=1)
 
 
 @billing_app.command("reprocess")
@@ -31,13 +43,7 @@ def reprocess_command(
 ) -> None:
     """Apply stored webhook events that are not applied yet (failed, or waiting for their
     org), oldest first. Exits 1 if any still fails; each keeps its error."""
-    try:
-        catalog = get_catalog()
-        url = resolve_database_url(quiet=True)
-    except (PlansFileError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    engine = make_engine(url, pool_size=1)
+    catalog, engine = _catalog_and_engine()
     try:
         with unit_of_work(sessionmaker(bind=engine)) as session:
             report = reprocess(
@@ -72,13 +78,7 @@ def set_plan_command(
             err=True,
         )
         raise typer.Exit(2)
-    try:
-        catalog = get_catalog()
-        url = resolve_database_url(quiet=True)
-    except (PlansFileError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    engine = make_engine(url, pool_size=1)
+    catalog, engine = _catalog_and_engine()
     try:
         with unit_of_work(sessionmaker(bind=engine)) as session:
             dev_plan.set_plan(session, org_id, plan, catalog)
