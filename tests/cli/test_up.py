@@ -169,6 +169,12 @@ def test_a_busy_port_is_one_clear_line_before_anything_starts(empty_database_url
 
 def test_make_run_takes_the_port() -> None:
     result = subprocess.run(
-        ["make", "-n", "run", "PORT=8123"], capture_output=True, text=True, cwd=REPO, check=True
+        # --no-print-directory: under `make test` this make is nested and would add
+        # "Entering/Leaving directory" lines.
+        ["make", "--no-print-directory", "-n", "run", "PORT=8123"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
     )
     assert result.stdout.strip().splitlines()[-1].endswith("pressroom up --port 8123")
