@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # `make run PORT=8001`: the API's port (on 127.0.0.1; `pressroom up --host` for others).
 PORT ?= 8000
 
-.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality clean
+.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -23,8 +23,9 @@ run: install
 	$(BIN)/pressroom up --port $(PORT)
 
 ## The whole suite on a real PostgreSQL (a throwaway embedded one unless DATABASE_URL is set).
+## PYTEST_ARGS narrows it, e.g. PYTEST_ARGS='-m "not multiprocess"' (what .ci/run does once).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The openai engine against SmolLM2-135M-Instruct served by xllamacpp (both from PyPI).
 test-llm: install
@@ -46,7 +47,7 @@ migrate-down-one: install
 
 ## Measure the seed's index migration (before vs head) and publish docs/database-indexes.md.
 bench-indexes: install
-	$(BIN)/pressroom bench indexes
+	$(BIN)/python -m bench.indexes
 
 ## The jobs API through HTTP with 1M jobs (needs wrk) and publish docs/jobs.md.
 bench-jobs: install
@@ -55,6 +56,10 @@ bench-jobs: install
 ## The builtin engine's defects over bench/quality/corpus/, beside sumy; docs/bench/quality*.md.
 bench-quality: install
 	$(BIN)/python -m bench.quality
+## Screenshots of the dashboard's main pages into docs/screenshots/ (needs Debian's chromium).
+screenshots: install
+	PRESSROOM_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider \
+		tests/web/test_browser.py::test_the_whole_route
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 from pressroom.config import get_settings
 from pressroom.db import online_ddl
 from pressroom.db.errors import describe_connection_error
-from pressroom.db.models import Base
 from pressroom.db.url import resolve_database_url, to_sqlalchemy_url
+from pressroom.models import Base
 
 config = context.config
 if config.config_file_name and not config.attributes.get("skip_logging_config"):

@@ -1,4 +1,4 @@
-"""Queue benchmark: our `pressroom worker` against procrastinate, on the same server.
+"""Queue benchmark: our `pressroom worker` against pgqueuer and procrastinate, on one server.
 
     python -m bench.queue [--jobs 50000] [--latency-samples 200] [--processes 1,4]
 
@@ -46,8 +46,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench.indexes.markers import write_between_markers
 from bench.queue_systems import SYSTEMS, Conn, System
-from pressroom.bench.markers import write_between_markers
 from pressroom.db import admin
 from pressroom.db.url import resolve_database_url, to_libpq_url
 
@@ -138,16 +138,14 @@ class Workers:
         self.log.close()
 
 
-def wait_until_listening(conn: Conn, workers: Workers, timeout: float = 60.0) -> None:
-    """Every worker process has a connection whose last statement was LISTEN."""
+def wait_until_listening(
+    system: System, conn: Conn, workers: Workers, timeout: float = 60.0
+) -> None:
+    """Every worker process listens for new jobs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         workers.check_alive()
-        row = conn.execute(
-            "SELECT count(DISTINCT pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND query ILIKE 'LISTEN%%'"
-        ).fetchone()
-        if row and row[0] >= len(workers.procs):
+        if system.listening(conn) >= len(workers.procs):
             time.sleep(0.5)  # let each finish its start-up round (rescue, first empty claim)
             return
         time.sleep(0.05)
@@ -266,7 +264,7 @@ def run_one(
         conn.execute("ANALYZE")
         workers = Workers(system, url, processes, concurrency)
         try:
-            wait_until_listening(conn, workers)
+            wait_until_listening(system, conn, workers)
             offset = clock_offset(conn)
             seconds = burn_down(system, conn, workers, jobs, offset)
             outcome = system.outcome(conn)
@@ -337,16 +335,19 @@ def table(results: Sequence[Result]) -> str:
         )
     by_key = {(r.system, r.processes): r for r in results}
     for processes in sorted({r.processes for r in results}):
-        ours, theirs = (
-            by_key.get(("pressroom", processes)),
-            by_key.get(("procrastinate", processes)),
-        )
-        if ours and theirs and theirs.jobs_per_second:
+        ours = by_key.get(("pressroom", processes))
+        others = [r for r in results if r.processes == processes and r.system != "pressroom"]
+        if ours and others:
             lines.append("")
             lines.append(
                 f"{processes} process(es): pressroom burns down "
-                f"{ours.jobs_per_second / theirs.jobs_per_second:.1f}x as fast as procrastinate;"
-                f" pick-up p50 {ours.latency(50):.1f} vs {theirs.latency(50):.1f} ms."
+                + "; ".join(
+                    f"{ours.jobs_per_second / r.jobs_per_second:.1f}x as fast as {r.system}"
+                    f" (pick-up p50 {ours.latency(50):.1f} vs {r.latency(50):.1f} ms)"
+                    for r in others
+                    if r.jobs_per_second
+                )
+                + "."
             )
     return "\n".join(lines)
 
@@ -385,9 +386,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=50_000)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--processes", default="1,4", help="worker process counts to run")
-    parser.add_argument("--concurrency", type=int, default=16, help="jobs at once per process")
+    parser.add_argument("--concurrency", type=int, default=64, help="jobs at once per process")
     parser.add_argument("--orgs", type=int, default=100)
-    parser.add_argument("--queues", default="pressroom,procrastinate")
+    parser.add_argument("--queues", default="pressroom,pgqueuer,procrastinate")
     parser.add_argument("--no-doc", action="store_true", help="don't update docs/queue.md")
     args = parser.parse_args(argv)
     systems: list[System] = [SYSTEMS[name]() for name in args.queues.split(",")]

@@ -1,4 +1,4 @@
-"""The two queues bench/queue.py compares, behind one small interface.
+"""The queues bench/queue.py compares, behind one small interface.
 
 Each system knows how to put its schema on a fresh database, bulk-insert no-op jobs (with
 the wake-up its producers send), start its worker processes, tell when the jobs are done,
@@ -73,6 +73,16 @@ class System(Protocol):
     def is_finished(self, conn: Conn, job: str) -> bool: ...
     def outcome(self, conn: Conn) -> Outcome: ...
     def install_pickup_trigger(self, conn: Conn) -> None: ...
+    def listening(self, conn: Conn) -> int: ...
+
+
+def _listen_connections(conn: Conn) -> int:
+    """Worker connections whose last statement was LISTEN (each worker has one)."""
+    row = conn.execute(
+        "SELECT count(DISTINCT pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query ILIKE 'LISTEN%%'"
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 class Pressroom:
@@ -161,6 +171,9 @@ class Pressroom:
     def install_pickup_trigger(self, conn: Conn) -> None:
         conn.execute(_pickup_trigger("content_jobs", "queued", "running"))
 
+    def listening(self, conn: Conn) -> int:
+        return _listen_connections(conn)
+
 
 class Procrastinate:
     """procrastinate (PyPI) on its own tables, running an async no-op task."""
@@ -211,11 +224,13 @@ class Procrastinate:
         ]
 
     def worker_env(self, url: str, concurrency: int) -> dict[str, str]:
-        # One connection per concurrent job, plus the listener and the heartbeat.
+        # One connection per concurrent job, plus the listener and the heartbeat, up to 20:
+        # four workers must fit the server's 100 connections (an async no-op task holds
+        # a connection only while it fetches or finishes a job).
         return {
             **os.environ,
             "BENCH_PROCRASTINATE_DSN": url,
-            "BENCH_PROCRASTINATE_POOL": str(concurrency + 2),
+            "BENCH_PROCRASTINATE_POOL": str(min(concurrency + 2, 20)),
         }
 
     def unfinished(self, conn: Conn) -> int:
@@ -245,8 +260,97 @@ class Procrastinate:
     def install_pickup_trigger(self, conn: Conn) -> None:
         conn.execute(_pickup_trigger("procrastinate_jobs", "todo", "doing"))
 
+    def listening(self, conn: Conn) -> int:
+        return _listen_connections(conn)
 
-SYSTEMS: dict[str, type[Pressroom] | type[Procrastinate]] = {
+
+class Pgqueuer:
+    """pgqueuer (PyPI) on its own tables, running an async no-op entrypoint."""
+
+    name = "pgqueuer"
+
+    def version(self) -> str:
+        return f"pgqueuer {version('pgqueuer')}"
+
+    def prepare(self, url: str) -> None:
+        import asyncio
+
+        from pgqueuer import PsycopgDriver, Queries
+
+        async def install() -> None:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await Queries(PsycopgDriver(conn)).install()
+
+        asyncio.run(install())
+
+    def seed(self, conn: Conn, orgs: int) -> None:
+        """pgqueuer has no tenants: nothing to seed."""
+
+    def insert_jobs(self, conn: Conn, count: int) -> None:
+        # pgqueuer's own statement-level insert trigger sends the NOTIFY.
+        with (
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy("COPY pgqueuer (priority, status, entrypoint) FROM STDIN") as copy,
+        ):
+            for _ in range(count):
+                copy.write_row((0, "queued", "noop"))
+
+    def insert_one(self, conn: Conn) -> str:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO pgqueuer (priority, status, entrypoint)"
+                " VALUES (0, 'queued', 'noop') RETURNING id"
+            ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def worker_command(self, concurrency: int) -> list[str]:
+        return [sys.executable, "-m", "bench.pgqueuer_app"]
+
+    def worker_env(self, url: str, concurrency: int) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BENCH_PGQUEUER_DSN": url,
+            "BENCH_PGQUEUER_CONCURRENCY": str(concurrency),
+        }
+
+    def unfinished(self, conn: Conn) -> int:
+        # A finished job leaves the queue table for pgqueuer_log.
+        row = conn.execute("SELECT count(*) FROM pgqueuer").fetchone()
+        return int(row[0]) if row else 0
+
+    def is_finished(self, conn: Conn, job: str) -> bool:
+        row = conn.execute("SELECT 1 FROM pgqueuer WHERE id = %s", (int(job),)).fetchone()
+        return row is None
+
+    def outcome(self, conn: Conn) -> Outcome:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'successful'),"
+            " max(created) FILTER (WHERE status = 'successful'),"
+            " COALESCE(max(n), 0) FROM (SELECT job_id, status, created,"
+            " count(*) OVER (PARTITION BY job_id, status) AS n FROM pgqueuer_log) l"
+        ).fetchone()
+        assert row is not None
+        return Outcome(int(row[0]), row[1], int(row[2]))  # a job logged twice ran twice
+
+    def install_pickup_trigger(self, conn: Conn) -> None:
+        conn.execute(_pickup_trigger("pgqueuer", "queued", "picked"))
+
+    def listening(self, conn: Conn) -> int:
+        """Workers whose connection has reached pgqueuer's tables. A pgqueuer worker runs
+        its LISTEN and its queries on one connection, so its last statement is rarely the
+        LISTEN; the wait's half-second settle covers the rest of its start-up."""
+        row = conn.execute(
+            "SELECT count(DISTINCT pid) FROM pg_stat_activity WHERE datname ="
+            " current_database() AND application_name = 'bench-pgqueuer'"
+            " AND query ILIKE '%%pgqueuer%%'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+SYSTEMS: dict[str, type[Pressroom] | type[Procrastinate] | type[Pgqueuer]] = {
     "pressroom": Pressroom,
+    "pgqueuer": Pgqueuer,
     "procrastinate": Procrastinate,
 }

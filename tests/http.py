@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from pressroom.app import create_app
 from pressroom.config import Settings
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 
 PASSWORD = "correct horse battery staple"
 
@@ -33,11 +40,37 @@ def unique_email(name: str = "user") -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
 
 
-def signup(client: TestClient, email: str | None = None, password: str = PASSWORD) -> str:
+def signup(
+    client: TestClient, email: str | None = None, password: str = PASSWORD, *, verify: bool = True
+) -> str:
+    """A new account; verified (with the token its verification e-mail carries) unless
+    `verify=False`."""
     email = email or unique_email()
     response = client.post("/v1/auth/signup", json={"email": email, "password": password})
     assert response.status_code == 201, response.text
+    # Only an in-process TestClient reaches the outbox; a live server's client stays unverified.
+    if verify and hasattr(client, "app"):
+        token = queued_mail(client, email, "verify_email")["token"]
+        verified = client.post("/v1/auth/verify-email", json={"token": token})
+        assert verified.status_code == 200, verified.text
     return email
+
+
+def queued_mail(client: TestClient, to: str, template: str) -> dict[str, Any]:
+    """The context of the newest e-mail of `template` waiting in the outbox for `to`."""
+    engine = system_engine(client.app.state.engine, SystemDuty.MAINTENANCE)  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        context = conn.execute(
+            text(
+                "SELECT payload -> 'context' FROM outbox_messages WHERE channel = 'email'"
+                " AND payload ->> 'to' = :to AND payload ->> 'template' = :template"
+                " ORDER BY created_at DESC, id DESC LIMIT 1"
+            ),
+            {"to": to.lower(), "template": template},
+        ).scalar()
+    assert context is not None, f"no {template} e-mail queued for {to}"
+    found: dict[str, Any] = context
+    return found
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -104,3 +137,21 @@ def create_api_key(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve `app` with Uvicorn on a free loopback port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

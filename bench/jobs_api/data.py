@@ -1,6 +1,6 @@
 """Bench rows for the jobs API, generated inside PostgreSQL (no row crosses the wire).
 
-Same idea as `pressroom.bench.datagen`: `INSERT ... SELECT generate_series(...)` in one
+Same idea as `bench.indexes.datagen`: `INSERT ... SELECT generate_series(...)` in one
 session seeded with `setseed()`, UUIDv7-shaped ids derived from an md5 of a key, so one
 seed gives the same rows. The history ends at the start of the current UTC month, so this
 month's quota holds only what the bench itself submits (and the quota-edge prefill).
@@ -25,9 +25,9 @@ from datetime import date
 
 import psycopg
 
-from pressroom.auth.api_keys import API_KEY_PREFIX, VISIBLE_PREFIX_LENGTH
-from pressroom.auth.tokens import hash_secret, new_secret
-from pressroom.bench.datagen import org_functions, organizations_insert
+from bench.indexes.datagen import org_functions, organizations_insert
+from pressroom.api_keys.service import API_KEY_PREFIX, VISIBLE_PREFIX_LENGTH
+from pressroom.hashed_secrets import hash_secret, new_secret
 
 BIG_SHARE = 0.15
 MID_SHARE = 0.05

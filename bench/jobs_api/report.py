@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.indexes import markers
 from bench.jobs_api.checks import LIST_INDEX, PlanCheck
 from bench.jobs_api.run import Results
-from pressroom.bench import markers
 
 START, END = markers.markers("jobs-api")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
+from bench.indexes.indexes import Environment, environment
 from bench.jobs_api import checks, data, server, wrk
-from pressroom.bench.indexes import Environment, environment
 from pressroom.billing import plans
 from pressroom.config import get_settings
 from pressroom.db import admin, migrations

@@ -10,24 +10,29 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from pressroom import __version__, health
-from pressroom.accounts.routes import router as accounts_router
+from pressroom import __version__, health, tracing
+from pressroom.api_keys.routes import router as api_keys_router
 from pressroom.auth import passwords
+from pressroom.auth.account_routes import router as accounts_router
+from pressroom.auth.recovery_routes import router as recovery_router
 from pressroom.auth.routes import router as auth_router
-from pressroom.billing import webhooks
+from pressroom.billing import provider_events
 from pressroom.billing.routes import router as billing_router
-from pressroom.body_limit import BodySizeLimitMiddleware
-from pressroom.concurrency_limit import ConcurrencyLimitMiddleware
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import get_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.errors import UnhandledErrorMiddleware, install_error_handlers
+from pressroom.http.body_limit import BodySizeLimitMiddleware
+from pressroom.http.concurrency_limit import ConcurrencyLimitMiddleware
+from pressroom.http.request_context import RequestContextMiddleware
 from pressroom.jobs.routes import router as jobs_router
-from pressroom.observability import RequestContextMiddleware, configure_logging
-from pressroom.orgs.api_key_routes import router as api_keys_router
+from pressroom.observability import configure_logging
 from pressroom.orgs.invitation_routes import router as invitations_router
 from pressroom.orgs.routes import router as orgs_router
 from pressroom.storable import refuse_unstorable_text
 from pressroom.usage.routes import router as usage_router
+from pressroom.web.routes import router as web_router
+from pressroom.webhooks.routes import router as webhooks_router
 
 API_PREFIX = "/v1"
 
@@ -37,12 +42,14 @@ def api_router() -> APIRouter:
     for router in (
         accounts_router,
         auth_router,
+        recovery_router,
         orgs_router,
         invitations_router,
         api_keys_router,
         jobs_router,
         usage_router,
         billing_router,
+        webhooks_router,
     ):
         v1.include_router(router)
     return v1
@@ -51,6 +58,7 @@ def api_router() -> APIRouter:
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    tracing.configure(settings)
     passwords.warm_up()
     # /docs and /redoc load their scripts from the app itself (the fastapi-offline wheel
     # ships them), so they render with no internet.
@@ -63,10 +71,19 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     # Requests reach settings through the AppSettings dependency (get_settings): an app
     # built with its own settings (tests, benchmarks) answers with those.
     app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = settings  # for code outside dependencies (the dashboard's pages)
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)
-    receiver = webhooks.WebhookReceiver.start(app.state.sessionmaker, app.state.engine, settings)
+    # A provider's event names its org itself: those transactions cross orgs, by name.
+    receiver = provider_events.WebhookReceiver.start(
+        sessionmaker(
+            bind=system_engine(app.state.engine, SystemDuty.PROVIDER_EVENTS),
+            expire_on_commit=False,
+        ),
+        app.state.engine,
+        settings,
+    )
     # Added last = runs first: the request id wraps everything; an exception nothing
     # handled is answered next (without dropping the connection); webhooks are answered
     # next (they bound their own body and concurrency); then the body limit, then the
@@ -75,11 +92,12 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         ConcurrencyLimitMiddleware, limit=settings.db_pool_size + settings.db_max_overflow
     )
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(webhooks.WebhookRoutes, receiver=receiver)
+    app.add_middleware(provider_events.ProviderEventMiddleware, receiver=receiver)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(api_router())
+    app.include_router(web_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -91,6 +109,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             title=app.title,
             version=app.version,
             description=app.description,
-            routes=[*app.routes, *webhooks.openapi_routes()],
+            routes=[*app.routes, *provider_events.openapi_routes()],
         )
     return app.openapi_schema

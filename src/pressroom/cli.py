@@ -15,16 +15,18 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from pressroom import launch
-from pressroom.bench.command import bench_app
+from pressroom import launch, tracing
 from pressroom.billing.cli import billing_app, dev_app
 from pressroom.billing.plans import PlansFileError, get_catalog
 from pressroom.config import DEV_KEY_WARNING, Settings, describe_settings_error, get_settings
 from pressroom.db import embedded, migrations
 from pressroom.db.errors import describe_connection_error
 from pressroom.db.url import database_url, to_libpq_url
+from pressroom.email.cli import mail_app
 from pressroom.generation.cli import generate
+from pressroom.jobs.cli import jobs_app
 from pressroom.observability import configure_logging
+from pressroom.outbox.cli import outbox_app
 
 app = typer.Typer(no_args_is_help=True, help="Pressroom: content-generation SaaS backend.")
 db_app = typer.Typer(no_args_is_help=True, help="Database: migrations, URL, embedded server.")
@@ -32,7 +34,9 @@ app.add_typer(db_app, name="db")
 app.command()(generate)
 app.add_typer(billing_app, name="billing")
 app.add_typer(dev_app, name="dev")
-app.add_typer(bench_app, name="bench")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(mail_app, name="mail")
+app.add_typer(outbox_app, name="outbox")
 
 
 log = structlog.get_logger("pressroom.cli")
@@ -228,12 +232,15 @@ def worker(
     ] = None,
     ready_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Run a worker: claim queued jobs, run them, record the outcome. Scale by running more."""
+    """Run a worker: run queued jobs and deliver the outbox (webhooks, e-mail). Scale by
+    running more."""
     from prometheus_client import start_http_server
 
     from pressroom.db.session import get_engine
+    from pressroom.db.tenancy import SystemDuty, system_engine
     from pressroom.jobs.policy import concurrency_policy, runner_for
     from pressroom.jobs.worker import Worker, WorkerConfig
+    from pressroom.outbox.cli import delivery_loop
 
     settings = _check_startup_config()
     _check_database(_database_url())
@@ -244,14 +251,26 @@ def worker(
         rescue_interval=settings.worker_rescue_interval,
         shutdown_grace=settings.worker_shutdown_grace,
         connect_timeout=settings.db_connect_timeout_seconds,
+        retention_interval=settings.retention_interval_seconds,
     )
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
-    runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
+    tracing.configure(settings)
+    # The worker claims, finishes and rescues every org's jobs: its standing duty.
+    engine = system_engine(get_engine(), SystemDuty.WORKER)
+    runner = Worker(engine, runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
+    try:
+        outbox = delivery_loop(system_engine(get_engine(), SystemDuty.OUTBOX), settings)
+    except ValueError as exc:  # e.g. a malformed PRESSROOM_SMTP_URL
+        raise _fail(str(exc)) from None
+    outbox.start()
     log.info("worker started", worker_id=runner.worker_id, slots=config.concurrency)
     launch.mark_ready(ready_file)
-    runner.run()
+    try:
+        runner.run()
+    finally:
+        outbox.stop()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # Pooled connections older than this are replaced on checkout (a middlebox may drop
     # an idle connection silently; see pressroom.db.session).
     db_pool_recycle_seconds: int = Field(default=600, ge=1)
+    # A connection pooler in front of PostgreSQL, and the direct connection the worker's
+    # LISTEN needs behind one (pressroom.db.pooler, docs/scaling.md).
+    db_pooler: Literal["auto", "none", "pgbouncer"] = "auto"
+    db_listen_url: str | None = None
 
     # Workers (pressroom worker): a crashed worker's jobs return to the queue within
     # worker_lease_seconds + worker_rescue_interval.
@@ -70,8 +74,16 @@ class Settings(BaseSettings):
     worker_rescue_interval: float = Field(default=5.0, gt=0)
     worker_shutdown_grace: float = Field(default=30.0, ge=0)
     worker_metrics_port: int | None = None
+    # OpenTelemetry traces (pressroom.tracing; needs the `otel` extra). The exporter reads
+    # the standard OTEL_EXPORTER_OTLP_ENDPOINT itself.
+    otel_enabled: bool = False
     # "engine" runs the generation engine; "noop"/"echo" exercise the queue alone.
     worker_runner: Literal["engine", "noop", "echo"] = "engine"
+
+    # Retention (pressroom.jobs.retention): a worker prunes expired content this often
+    # (0: never), this many jobs per transaction. The days per plan are in the plan catalog.
+    retention_interval_seconds: float = Field(default=300.0, ge=0)
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     # Generation engines (docs/generation.md). PRESSROOM_ENGINE_BY_KIND is JSON, e.g.
     # '{"social_posts": "openai"}'; kinds it does not name use PRESSROOM_ENGINE.
@@ -113,6 +125,41 @@ class Settings(BaseSettings):
     signup_limit_per_account: int = Field(default=5, ge=1)
     login_limit_per_ip: int = Field(default=60, ge=1)
     login_limit_per_account: int = Field(default=10, ge=1)
+
+    # Where people reach this deployment: links in e-mails and artifact URLs in webhooks.
+    public_url: str = "http://127.0.0.1:8000"
+
+    # The outbox (docs/webhooks.md, "Retries"): deliveries are retried with exponential
+    # backoff and jitter (base, doubling, capped) until the retry window has passed since
+    # the event (or its replay), then marked dead.
+    outbox_concurrency: int = Field(default=8, ge=1, le=256)
+    outbox_poll_interval: float = Field(default=1.0, gt=0)
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    outbox_retry_window_seconds: float = Field(default=24 * 3600, ge=0)
+    outbox_retry_base_seconds: float = Field(default=10.0, gt=0)
+    outbox_retry_max_delay_seconds: float = Field(default=3 * 3600, gt=0)
+    # Deliveries of one org in flight at once (all workers together): a black-holed
+    # endpoint ties up this many threads at most, never every org's.
+    outbox_max_in_flight_per_lane: int = Field(default=4, ge=1)
+
+    # Outbound webhooks. Private, loopback and link-local targets (and plain http) are
+    # refused in production unless webhook_allow_private_targets (tests, closed networks).
+    webhook_allow_private_targets: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_response_body_max_bytes: int = Field(default=4096, ge=0)
+    webhook_disable_after_seconds: float = Field(default=5 * 24 * 3600, gt=0)
+    webhook_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+
+    # E-mail (docs/email.md): smtp://user:pass@host:587 (STARTTLS) or smtps://...:465.
+    # Unset in development: mail goes to the dev mailbox (`pressroom mail list`).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Pressroom <no-reply@localhost>"
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+    email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=60)
+    password_reset_limit_per_ip: int = Field(default=20, ge=1)
+    password_reset_limit_per_account: int = Field(default=5, ge=1)
 
     # Log level of the JSON logs.
     log_level: str = "INFO"

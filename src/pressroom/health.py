@@ -10,8 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from pressroom.db import migrations
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.errors import DatabaseUnavailable, ServiceUnavailable, error_responses
 from pressroom.jobs.metrics import refresh_queue_gauges
+from pressroom.outbox.metrics import refresh_gauges as refresh_outbox_gauges
 
 router = APIRouter(tags=["health"])
 
@@ -24,10 +26,13 @@ def healthz() -> dict[str, str]:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus metrics: queue depth and age, running jobs, process figures."""
+    """Prometheus metrics: queue and outbox depth and age, running jobs, process figures."""
     # Without the database, still serve the process metrics; /readyz reports the outage.
     with contextlib.suppress(SQLAlchemyError):
-        refresh_queue_gauges(request.app.state.engine)
+        # Queue and outbox figures are over every org.
+        system = system_engine(request.app.state.engine, SystemDuty.MAINTENANCE)
+        refresh_queue_gauges(system)
+        refresh_outbox_gauges(system)
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,4 +1,4 @@
-"""JSON logs (structlog), a request id per request, one access-log line per request.
+"""JSON logs (structlog); the request id and access line are pressroom.http.request_context.
 
 Secrets never reach a log line: we never log bodies, headers or query strings, and the
 `redact_secrets` processor blanks any event field whose name looks like a credential, as a
@@ -10,26 +10,18 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
-import uuid
 from collections.abc import MutableMapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUEST_ID_HEADER = "x-request-id"
-# A client-supplied id is echoed only if it is short and plain (no log injection).
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SECRET_FIELD = re.compile(
     r"pass(word)?|secret|token|authorization|api_?key|cookie|credential", re.IGNORECASE
 )
 REDACTED = "[redacted]"
 _HANDLER_NAME = "pressroom-json"
-
-access_log = structlog.get_logger("pressroom.access")
 
 
 @lru_cache(maxsize=1024)
@@ -122,53 +114,3 @@ def configure_logging(level: str = "INFO") -> None:
     # httpx logs every outbound URL at INFO, query string (and any secret in it) included.
     for client_logger in ("httpx", "httpx2", "httpcore"):
         logging.getLogger(client_logger).setLevel(logging.WARNING)
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _SAFE_REQUEST_ID.match(candidate):
-                return candidate
-            break
-    return uuid.uuid4().hex
-
-
-class RequestContextMiddleware:
-    """Binds a request id to every log line of the request, echoes it, logs one access line."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                client = scope.get("client")
-                access_log.info(
-                    "request",
-                    method=scope["method"],
-                    # The path only: a query string may carry something private.
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    client_ip=client[0] if client else None,
-                )

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from pressroom.body_limit import BodySizeLimitMiddleware
+from pressroom.http.body_limit import BodySizeLimitMiddleware
 from tests.http import make_client, unique_email
 
 LIMIT = 2048

@@ -2,7 +2,7 @@
 
 Without the limit, threads blocked on the connection pool took every thread of AnyIO's
 pool, the requests holding the connections could not run their next step, and everything
-stalled until the pool timeout answered 500 (pressroom.concurrency_limit explains it).
+stalled until the pool timeout answered 500 (pressroom.http.concurrency_limit explains it).
 """
 
 from __future__ import annotations

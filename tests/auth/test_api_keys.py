@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from pressroom.auth.api_keys import authenticate_api_key
+from pressroom.api_keys.service import authenticate_api_key
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.db.url import to_sqlalchemy_url
 from tests.http import bearer, create_api_key, create_org, new_user
 
@@ -120,7 +121,7 @@ class TestConcurrentUse:
                 assert str(key.org_id) == org_id
                 second.commit()
                 first.commit()
-            with engine.connect() as conn:
+            with system_engine(engine, SystemDuty.MAINTENANCE).connect() as conn:
                 used = conn.execute(text("SELECT last_used_at FROM api_keys")).scalar_one()
             assert used is not None
         finally:

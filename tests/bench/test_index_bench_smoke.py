@@ -1,4 +1,4 @@
-"""Smoke test of `pressroom bench indexes` at a tiny scale: plans, never timings.
+"""Smoke test of `python -m bench.indexes` at a tiny scale: plans, never timings.
 
 One CLI run (scale 0.01: 20k jobs, a few seconds) feeds every assertion: at head each
 query the seed indexed must be driven by its index with no Seq Scan; before, job listing
@@ -17,12 +17,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.indexes import datagen
+from bench.indexes.command import main
+from bench.indexes.queries import PATTERNS
+from bench.indexes.report import END, START, write_between_markers
 from typer.testing import CliRunner
 
-from pressroom.bench import datagen
-from pressroom.bench.queries import PATTERNS
-from pressroom.bench.report import END, START, write_between_markers
-from pressroom.cli import app
 from pressroom.db import admin, migrations
 
 LEAD_TEXT = "# Database indexes\n\nWritten by hand.\n\n{start}\nold numbers\n{end}\n\n## After\n"
@@ -34,9 +34,9 @@ def bench_run(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     (docs / "database-indexes.md").write_text(LEAD_TEXT.format(start=START, end=END))
     database = f"pressroom_test_bench_{uuid.uuid4().hex[:10]}"
     out = docs / "results.json"
-    args = ["bench", "indexes", "--scale", "0.01", "--runs", "2", "--url", server_url]
+    args = ["--scale", "0.01", "--runs", "2", "--url", server_url]
     args += ["--database", database, "--docs-dir", str(docs), "--json", str(out), "--publish"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(main, args)
     try:
         assert result.exit_code == 0, result.output
         yield json.loads(out.read_text()), docs, result.output
@@ -115,7 +115,7 @@ class TestPublishing:
         assert text.endswith(END + "\n\n## After\n")
         assert "old numbers" not in text
         assert "| Membership of (org, user) |" in text
-        assert "`pressroom bench indexes --scale 0.01 --runs 2`" in text
+        assert "`python -m bench.indexes --scale 0.01 --runs 2`" in text
         assert (docs / "bench" / "indexes-0.01.md").exists()
 
     def test_markers_are_added_to_a_doc_without_them(self, tmp_path: Path) -> None:

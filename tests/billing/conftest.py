@@ -22,6 +22,7 @@ from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.billing.plans import get_catalog
 from pressroom.config import get_settings
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.orgs.models import Organization
 from tests.billing import paddle_events, stripe_events
 
@@ -64,6 +65,11 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+def system(engine: Engine) -> Engine:
+    """The test's own view of every org's rows (fixtures and checks), by a named duty."""
+    return system_engine(engine, SystemDuty.MAINTENANCE)
+
+
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
     return TestClient(create_app(engine))
@@ -72,7 +78,7 @@ def client(engine: Engine) -> TestClient:
 @pytest.fixture
 def make_org(engine: Engine) -> Callable[[], uuid.UUID]:
     def make() -> uuid.UUID:
-        with Session(engine) as session:
+        with Session(system(engine)) as session:
             org = Organization(name="Acme")
             session.add(org)
             session.commit()
@@ -100,7 +106,7 @@ def post_paddle(client: TestClient, evt: dict[str, Any]) -> httpx.Response:
 
 
 def subscription_row(engine: Engine, provider_subscription_id: str) -> Subscription | None:
-    with Session(engine) as session:
+    with Session(system(engine)) as session:
         return session.scalars(
             select(Subscription).where(
                 Subscription.provider_subscription_id == provider_subscription_id
@@ -109,7 +115,7 @@ def subscription_row(engine: Engine, provider_subscription_id: str) -> Subscript
 
 
 def events(engine: Engine, provider: str = "stripe") -> list[BillingEvent]:
-    with Session(engine) as session:
+    with Session(system(engine)) as session:
         return list(
             session.scalars(select(BillingEvent).where(BillingEvent.provider == provider)).all()
         )

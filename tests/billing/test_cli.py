@@ -14,7 +14,7 @@ from pressroom.cli import app
 from pressroom.config import get_settings
 from pressroom.orgs.models import Organization
 from tests.billing import stripe_events as se
-from tests.billing.conftest import events, post_stripe, subscription_row, uid
+from tests.billing.conftest import events, post_stripe, subscription_row, system, uid
 
 
 class TestReprocess:
@@ -40,7 +40,7 @@ class TestReprocess:
         assert stored.attempts == 2
         assert stored.processed_at is None
 
-        with Session(engine) as session:  # the org the event names now exists
+        with Session(system(engine)) as session:  # the org the event names now exists
             session.add(Organization(id=org, name="Late"))
             session.commit()
         fixed = runner.invoke(app, ["billing", "reprocess", "--provider", "stripe"])

@@ -23,7 +23,7 @@ from pressroom.billing.providers.registry import webhook_providers
 from pressroom.config import get_settings
 from tests.billing import lifecycle
 from tests.billing import stripe_events as se
-from tests.billing.conftest import post_stripe, serving, subscription_row, uid
+from tests.billing.conftest import post_stripe, serving, subscription_row, system, uid
 
 THREADS = 16
 COPIES = 3
@@ -57,7 +57,7 @@ class TestConcurrentDeliveries:
             statuses = list(pool.map(deliver, deliveries, chunksize=1))
         assert set(statuses) == {200}
 
-        with Session(engine) as session:
+        with Session(system(engine)) as session:
             stored = session.scalar(
                 select(func.count()).where(BillingEvent.provider_event_id.like(f"evt_{tag}_%"))
             )
@@ -106,11 +106,11 @@ class TestCheckoutAroundAFailedEvent:
         return webhook_providers(get_settings())["stripe"]
 
     def _fail_first(self, engine: Engine, update: InboundEvent) -> None:
-        with Session(engine) as session, pytest.raises(EventError):
+        with Session(system(engine)) as session, pytest.raises(EventError):
             receive(session, self.stripe, update, get_catalog())  # rolled back on exit
 
     def _checkout(self, engine: Engine, checkout: InboundEvent) -> Outcome:
-        with Session(engine) as session, session.begin():
+        with Session(system(engine)) as session, session.begin():
             return receive(session, self.stripe, checkout, get_catalog())
 
     def _assert_applied(self, engine: Engine, update: InboundEvent, org: uuid.UUID) -> None:
@@ -119,7 +119,7 @@ class TestCheckoutAroundAFailedEvent:
         row = subscription_row(engine, sub)
         assert row is not None
         assert (row.org_id, row.status) == (org, "past_due")
-        with Session(engine) as session:
+        with Session(system(engine)) as session:
             kept = session.scalars(
                 select(BillingEvent).where(
                     BillingEvent.provider_event_id == update.provider_event_id
@@ -134,7 +134,7 @@ class TestCheckoutAroundAFailedEvent:
         update, checkout = self._events(org)
         self._fail_first(engine, update)
         assert self._checkout(engine, checkout) is Outcome.PROCESSED  # nothing waiting yet
-        with Session(engine) as session, session.begin():
+        with Session(system(engine)) as session, session.begin():
             outcome = retry_after_rollback(session, self.stripe, update, get_catalog())
         assert outcome is Outcome.PROCESSED
         self._assert_applied(engine, update, org)
@@ -148,7 +148,7 @@ class TestCheckoutAroundAFailedEvent:
         with (
             psycopg.connect(database_url, autocommit=True) as observer,
             ThreadPoolExecutor(1) as pool,
-            Session(engine) as session,
+            Session(system(engine)) as session,
         ):
             with session.begin():
                 # Its retry fails in a savepoint; the lock must outlive that savepoint.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from pressroom.billing.models import BillingEvent
 from tests.billing import lifecycle
 from tests.billing import stripe_events as se
-from tests.billing.conftest import STRIPE_SECRET, post_stripe, subscription_row
+from tests.billing.conftest import STRIPE_SECRET, post_stripe, subscription_row, system
 
 T0 = 1_750_000_000
 FORGERIES = ("tampered", "stale", "wrong_secret")
@@ -90,7 +90,7 @@ class TestDeliveryOrderDoesNotMatter:
         assert row.org_id == life.org_id
         assert row.provider_customer_id == life.customer
         assert life.expected.matches(row) == {}
-        with Session(engine) as session:
+        with Session(system(engine)) as session:
             stored = session.scalars(
                 select(BillingEvent).where(BillingEvent.provider_event_id.like(f"evt_{tag}_%"))
             ).all()

@@ -1,4 +1,4 @@
-"""The plan catalog (defaults, file overrides, validation) and effective_plan."""
+"""The plan catalog (defaults, file overrides, validation) and the plan rule (plan_now)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from sqlalchemy.orm import Session
 from pressroom.app import create_app
 from pressroom.billing.models import Subscription
 from pressroom.billing.plans import (
-    JOB_KINDS,
     PlansFileError,
     build_catalog,
-    effective_plan,
     get_catalog,
     load_catalog,
+    plan_now,
 )
 from pressroom.config import get_settings
-from tests.billing.conftest import uid
+from pressroom.db.tenancy import scope_to_orgs
+from pressroom.generation.kinds import JobKind
+from tests.billing.conftest import system, uid
 
 
 class TestDefaults:
@@ -31,9 +32,9 @@ class TestDefaults:
         catalog = build_catalog()
         assert set(catalog.plans) == {"free", "pro", "business"}
         free, pro = catalog.plans["free"], catalog.plans["pro"]
-        assert free.allowed_kinds < set(JOB_KINDS)
+        assert free.allowed_kinds < set(JobKind)
         assert not free.allows("full_pack")
-        assert pro.allowed_kinds == set(JOB_KINDS)
+        assert pro.allowed_kinds == set(JobKind)
         assert free.monthly_quota < pro.monthly_quota < catalog.plans["business"].monthly_quota
         assert free.max_priority < pro.max_priority
 
@@ -100,9 +101,9 @@ class TestPlansFile:
             create_app(engine)
 
 
-class TestEffectivePlan:
+class TestPlanNow:
     def _subscribe(self, engine: Engine, org: uuid.UUID, status: str, plan: str) -> None:
-        with Session(engine) as session:
+        with Session(system(engine)) as session:
             session.add(
                 Subscription(
                     org_id=org,
@@ -134,13 +135,13 @@ class TestEffectivePlan:
         org = make_org()
         self._subscribe(engine, org, status, "pro")
         with Session(engine) as session:
-            assert effective_plan(session, org).name == expected
+            assert plan_now(session, scope_to_orgs(session, [org])).name == expected
 
     def test_an_org_without_subscription_is_free(
         self, engine: Engine, make_org: Callable[[], uuid.UUID]
     ) -> None:
         with Session(engine) as session:
-            assert effective_plan(session, make_org()).name == "free"
+            assert plan_now(session, scope_to_orgs(session, [make_org()])).name == "free"
 
     def test_a_live_subscription_beats_an_old_canceled_one(
         self, engine: Engine, make_org: Callable[[], uuid.UUID]
@@ -149,4 +150,4 @@ class TestEffectivePlan:
         self._subscribe(engine, org, "active", "business")
         self._subscribe(engine, org, "canceled", "pro")
         with Session(engine) as session:
-            assert effective_plan(session, org).name == "business"
+            assert plan_now(session, scope_to_orgs(session, [org])).name == "business"

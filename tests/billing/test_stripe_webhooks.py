@@ -17,6 +17,7 @@ from tests.billing.conftest import (
     events,
     post_stripe,
     subscription_row,
+    system,
     uid,
 )
 
@@ -361,7 +362,7 @@ class TestFailuresAreKept:
     ) -> None:
         # Older kept events of other subscriptions, more than a checkout ever scanned
         # before it matched on the subscription in SQL (500, oldest first).
-        with engine.begin() as conn:
+        with system(engine).begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO billing_events (id, provider, provider_event_id, type, payload,"

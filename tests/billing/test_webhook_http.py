@@ -1,4 +1,4 @@
-"""The webhook paths as HTTP: answered ahead of FastAPI's router (billing.webhooks), yet
+"""The webhook paths as HTTP: answered ahead of FastAPI's router (billing.provider_events), yet
 documented, logged and erroring like every other route."""
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from pressroom.db import migrations
-from pressroom.db.models import Base
 from pressroom.db.url import to_libpq_url, to_sqlalchemy_url
+from pressroom.models import Base
 from tests.schema import indexes, redundant_indexes, snapshot
 
 SEED_CHAIN = ["0607bc5b8535", "0607bc5b8536", "0607bc5b8537"]
@@ -122,6 +122,71 @@ class TestOnlineSafety:
         rebuilt = indexes(empty_database_url)["idx_content_jobs_status"]
         assert rebuilt.valid
         assert not rebuilt.unique
+
+
+class TestTenantSecurityMigration:
+    """0607bc5b8542: artifacts get their job's org (existing rows backfilled, new rows by
+    trigger); row-level security is on after it and off again after its downgrade."""
+
+    def _rls(self, url: str) -> set[tuple[str, bool, bool]]:
+        with psycopg.connect(to_libpq_url(url), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+                "WHERE relname IN ('content_jobs', 'organizations') AND relkind = 'r'"
+            ).fetchall()
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def test_existing_artifacts_are_backfilled_and_rls_comes_and_goes(
+        self, empty_database_url: str
+    ) -> None:
+        migrations.upgrade(empty_database_url, "0607bc5b8540")
+        with psycopg.connect(to_libpq_url(empty_database_url), autocommit=True) as conn:
+            org = conn.execute(
+                "INSERT INTO organizations (id, name) VALUES (gen_random_uuid(), 'o') RETURNING id"
+            ).fetchone()
+            assert org is not None
+            job = conn.execute(
+                "INSERT INTO content_jobs (id, org_id, kind, input) "
+                "VALUES (gen_random_uuid(), %s, 'summary', '{}') RETURNING id",
+                (org[0],),
+            ).fetchone()
+            assert job is not None
+            conn.execute(
+                "INSERT INTO content_artifacts (id, job_id, type, media_type, content, size_bytes)"
+                " SELECT gen_random_uuid(), %s, 'summary', 'text/plain', 'x', 1"
+                " FROM generate_series(1, 3)",
+                (job[0],),
+            )
+        assert self._rls(empty_database_url) == {
+            ("content_jobs", False, False),
+            ("organizations", False, False),
+        }
+
+        migrations.upgrade(empty_database_url, "0607bc5b8542")
+
+        with psycopg.connect(to_libpq_url(empty_database_url), autocommit=True) as conn:
+            orgs = conn.execute("SELECT DISTINCT org_id FROM content_artifacts").fetchall()
+            assert orgs == [(org[0],)]
+            # A new artifact takes its job's org whatever the writer says.
+            conn.execute(
+                "INSERT INTO content_artifacts"
+                " (id, job_id, org_id, type, media_type, content, size_bytes)"
+                " VALUES (gen_random_uuid(), %s, gen_random_uuid(), 'seo', 'text/plain', 'y', 1)",
+                (job[0],),
+            )
+            assert conn.execute(
+                "SELECT org_id FROM content_artifacts WHERE type = 'seo'"
+            ).fetchone() == (org[0],)
+        assert self._rls(empty_database_url) == {
+            ("content_jobs", True, True),
+            ("organizations", True, True),
+        }
+
+        migrations.downgrade(empty_database_url, "0607bc5b8540")
+        assert self._rls(empty_database_url) == {
+            ("content_jobs", False, False),
+            ("organizations", False, False),
+        }
 
 
 class TestBadConfiguration:

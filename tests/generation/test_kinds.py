@@ -82,7 +82,6 @@ class TestFromJob:
         with pytest.raises(InputError) as info:
             GenerationRequest.from_job("summary", {"text": "tiny"})
         assert info.value.field == "input.text"
-        assert info.value.retryable is False
 
     def test_valid_job(self) -> None:
         request = GenerationRequest.from_job("key_points", {"text": TEXT, "points": 3})

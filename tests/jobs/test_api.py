@@ -11,8 +11,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, scope_to_orgs, system_engine
 from pressroom.db.url import to_libpq_url
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
@@ -272,9 +274,13 @@ class TestListing:
             ).fetchone()  # type: ignore[misc]
             from pressroom.pagination import Cursor
 
+            engine = make_engine(database_url, pool_size=1)
+            with Session(engine) as session:
+                scope = scope_to_orgs(session, [org_id])
+            engine.dispose()
             for cursor in (None, Cursor(created_at, job_id)):
                 sql = str(
-                    list_jobs_query(org_id, limit=51, cursor=cursor).compile(
+                    list_jobs_query(scope, limit=51, cursor=cursor).compile(
                         dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
                     )
                 )
@@ -289,7 +295,7 @@ class TestListing:
 
 def run_one_job(database_url: str, artifacts: list[ArtifactRow]) -> None:
     engine = make_engine(database_url, pool_size=1)
-    with engine.begin() as conn:
+    with system_engine(engine, SystemDuty.WORKER).begin() as conn:
         (claim,) = queue.claim(
             conn, worker_id="t", limit=1, lease_seconds=30, policy=ConcurrencyPolicy({}, 5)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, Claim, ConcurrencyPolicy, Success
 from pressroom.jobs.worker.retry_policy import RetryPolicy
@@ -24,7 +26,8 @@ RETRY = RetryPolicy()
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=12)
-    yield engine
+    # These tests play the worker: its engine's standing duty.
+    yield system_engine(engine, SystemDuty.WORKER)
     engine.dispose()
 
 
@@ -330,4 +333,92 @@ class TestPolicyFromPlans:
         policy = concurrency_policy(build_catalog({"pro": {"max_concurrent_jobs": 7}}))
         assert policy.max_running_by_plan["pro"] == 7
         assert policy.default_max_running == build_catalog().plans["free"].max_concurrent_jobs
-        assert "canceled" not in policy.access_statuses
+
+
+class TestCompleteAndClaimInOneTransaction:
+    """The completer records a batch and claims the next jobs in one transaction."""
+
+    def complete_and_claim(self, engine: Engine, done: list[Claim], limit: int) -> list[Claim]:
+        with engine.begin() as conn:
+            queue.complete_many(conn, [Success(c, []) for c in done])
+            return queue.claim(conn, worker_id="w2", limit=limit, lease_seconds=30, policy=POLICY)
+
+    def test_the_slots_freed_by_the_batch_are_claimed_and_no_more(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            make_jobs(db, org, 10)
+        first = claim(engine, limit=10)
+        assert len(first) == POLICY.default_max_running
+        nxt = self.complete_and_claim(engine, first[:1], limit=10)
+        assert len(nxt) == 1  # one slot freed in this transaction, one taken
+        with engine.connect() as conn:
+            running = conn.execute(
+                text("SELECT count(*) FROM content_jobs WHERE status = 'running'")
+            ).scalar()
+        assert running == POLICY.default_max_running
+        with connect(database_url) as db:
+            assert job_status(db, first[0].id) == "succeeded"
+
+    def test_a_claim_beside_the_fused_one_never_exceeds_the_limit(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            make_jobs(db, org, 400)
+        held = claim(engine, limit=10)
+        barrier = threading.Barrier(6)
+        over: list[int] = []
+
+        def completer() -> None:
+            nonlocal held
+            barrier.wait()
+            for _ in range(30):
+                held = self.complete_and_claim(engine, held, limit=10)
+
+        def claimer() -> None:
+            barrier.wait()
+            for _ in range(30):
+                taken = claim(engine, limit=3, worker=str(uuid.uuid4()))
+                with engine.connect() as conn:
+                    running = conn.execute(
+                        text("SELECT count(*) FROM content_jobs WHERE status = 'running'")
+                    ).scalar_one()
+                if running > POLICY.default_max_running:
+                    over.append(running)
+                with engine.begin() as conn:
+                    queue.complete_many(conn, [Success(c, []) for c in taken])
+
+        threads = [threading.Thread(target=completer)] + [
+            threading.Thread(target=claimer) for _ in range(5)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert over == []
+
+    def test_fairness_holds_for_the_fused_claim(self, engine: Engine, database_url: str) -> None:
+        with connect(database_url) as db:
+            big = make_org(db, "big")
+            make_jobs(db, big, 1_000, run_after_sql="now() - interval '1 hour'")
+            small = make_org(db, "small")
+            (lonely,) = make_jobs(db, small)
+        held = claim(engine, limit=1)
+        assert {c.org_id for c in held} == {big}
+        nxt = self.complete_and_claim(engine, held, limit=2)
+        assert lonely in {c.id for c in nxt}
+
+    def test_a_lost_lease_in_the_batch_is_not_written_and_frees_nothing(
+        self, engine: Engine, database_url: str
+    ) -> None:
+        with connect(database_url) as db:
+            org = make_org(db)
+            make_jobs(db, org, 5)
+        held = claim(engine, limit=2)
+        stale = dataclasses.replace(held[0], lease_token=uuid.uuid4())
+        nxt = self.complete_and_claim(engine, [stale], limit=5)
+        assert nxt == []  # the org is still at its limit: the stale write changed nothing
+        with connect(database_url) as db:
+            assert job_status(db, held[0].id) == "running"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from bench.queue import run_one
-from bench.queue_systems import Pressroom, Procrastinate, System
+from bench.queue_systems import Pgqueuer, Pressroom, Procrastinate, System
 
 
 class TestQueueBenchmarkMachinery:
-    @pytest.mark.parametrize("system", [Pressroom(), Procrastinate()], ids=lambda s: s.name)
+    @pytest.mark.parametrize(
+        "system", [Pressroom(), Pgqueuer(), Procrastinate()], ids=lambda s: s.name
+    )
     def test_small_burn_down_completes_every_job_once(
         self, system: System, database_url: str, empty_database_url: str
     ) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import scope_to_orgs
 from pressroom.db.url import to_libpq_url
 from pressroom.usage.service import QuotaExceeded, consume, period_of
 from tests.http import create_org, make_client, new_user
@@ -127,13 +128,14 @@ class TestRefusalsTakeNoLock:
         try:
             with Session(engine) as first, Session(engine) as second:
                 with pytest.raises(QuotaExceeded):
-                    consume(first, org_id, limit=5, now=now)
+                    consume(first, scope_to_orgs(first, [org_id]), limit=5, now=now)
                 # `first` is still open: had it locked the row, this would fail, not wait.
                 second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                scope = scope_to_orgs(second, [org_id])
                 with pytest.raises(QuotaExceeded) as refused:
-                    consume(second, org_id, limit=5, now=now)
+                    consume(second, scope, limit=5, now=now)
                 assert (refused.value.extra["used"], refused.value.extra["limit"]) == (5, 5)
                 # Room again (a bigger plan): the unit is taken, the counter moves.
-                assert consume(second, org_id, limit=6, now=now).used == 6
+                assert consume(second, scope, limit=6, now=now).used == 6
         finally:
             engine.dispose()

@@ -13,11 +13,11 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from pressroom.accounts.models import User
-from pressroom.auth.api_keys import API_KEY_PREFIX, authenticate_api_key
+from pressroom.api_keys.service import API_KEY_PREFIX, authenticate_api_key
 from pressroom.auth.models import AuthSession
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
 from pressroom.auth.tokens import decode_access_token
+from pressroom.auth.users import User
 from pressroom.config import AppSettings
 from pressroom.db.deps import DbSession
 from pressroom.errors import Forbidden, Unauthorized

@@ -3,8 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pressroom.db.base import Base, CreatedAtMixin, IdMixin
@@ -28,30 +27,6 @@ class AuthSession(IdMixin, CreatedAtMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ApiKey(IdMixin, CreatedAtMixin, Base):
-    """An organization's machine credential; only a hash of its secret is stored."""
-
-    __tablename__ = "api_keys"
-    __table_args__ = (
-        Index("ix_api_keys_org_id", "org_id"),
-        Index("ix_api_keys_secret_hash", "secret_hash", unique=True),
-    )
-
-    org_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
-    )
-    name: Mapped[str] = mapped_column(Text, nullable=False)
-    prefix: Mapped[str] = mapped_column(Text, nullable=False)
-    secret_hash: Mapped[str] = mapped_column(Text, nullable=False)
-    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
-    created_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
 class RateLimitBucket(Base):
     """Attempts counted per key (an IP, an account) per fixed time window.
 
@@ -64,3 +39,23 @@ class RateLimitBucket(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     hits: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class AccountToken(IdMixin, CreatedAtMixin, Base):
+    """A single-use token mailed to a user (password reset, e-mail verification); only its
+    hash is stored."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('password_reset', 'email_verification')", name="purpose"),
+        Index("ix_account_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_account_tokens_user_id", "user_id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    purpose: Mapped[str] = mapped_column(Text, nullable=False)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

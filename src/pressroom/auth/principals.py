@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from pressroom.accounts.models import User
-from pressroom.auth.models import ApiKey
+from pressroom.api_keys.models import ApiKey
+from pressroom.auth.users import User
 
 
 @dataclass(frozen=True)

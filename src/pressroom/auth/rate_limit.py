@@ -43,19 +43,23 @@ def ip_key(action: str, ip: str | None) -> str:
     return f"{action}:ip:{ip or 'unknown'}"
 
 
-Action = Literal["signup", "login"]
+Action = Literal["signup", "login", "reset", "verify"]
 
 
 def _limits_of(settings: Settings, action: Action) -> tuple[int, int]:
     """(per client IP, per account) attempts allowed per window."""
     if action == "signup":
         return settings.signup_limit_per_ip, settings.signup_limit_per_account
-    return settings.login_limit_per_ip, settings.login_limit_per_account
+    if action == "login":
+        return settings.login_limit_per_ip, settings.login_limit_per_account
+    # Both mail a link: limited like each other, so neither floods an inbox.
+    return settings.password_reset_limit_per_ip, settings.password_reset_limit_per_account
 
 
 @dataclass(frozen=True)
 class AttemptCounter:
-    """Counts a signup or login attempt against its per-IP and per-account limits."""
+    """Counts an attempt (signup, login, a mailed link) against its per-IP and per-account
+    limits."""
 
     engine: Engine
     settings: Settings
@@ -73,11 +77,14 @@ class AttemptCounter:
         )
 
 
-def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
+def client_ip(request: Request) -> str | None:
     # Behind a proxy, run uvicorn with --proxy-headers/--forwarded-allow-ips so this is
     # the client's address rather than the proxy's.
-    ip = request.client.host if request.client else None
-    return AttemptCounter(engine, settings, ip)
+    return request.client.host if request.client else None
+
+
+def attempt_counter(request: Request, engine: AppEngine, settings: AppSettings) -> AttemptCounter:
+    return AttemptCounter(engine, settings, client_ip(request))
 
 
 Attempts = Annotated[AttemptCounter, Depends(attempt_counter)]

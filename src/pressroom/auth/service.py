@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.accounts.service import get_user_by_email
+from pressroom.auth.accounts import get_user_by_email
 from pressroom.auth.models import AuthSession
 from pressroom.auth.passwords import verify_password
 from pressroom.auth.principals import UserPrincipal
@@ -19,6 +19,7 @@ from pressroom.auth.tokens import (
     hash_secret,
     new_secret,
 )
+from pressroom.auth.users import User
 from pressroom.config import Settings
 from pressroom.errors import Unauthorized
 
@@ -86,12 +87,73 @@ def logout_everywhere(session: Session, caller: UserPrincipal) -> int:
 
 
 def _revoke(session: Session, caller: UserPrincipal, *, only_current: bool) -> int:
+    return revoke_sessions(session, caller.user.id, caller.session_id if only_current else None)
+
+
+def revoke_sessions(
+    session: Session, user_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> int:
+    """End the user's sessions (only `session_id`, if given); returns how many ended."""
     query = update(AuthSession).where(
-        AuthSession.user_id == caller.user.id, AuthSession.revoked_at.is_(None)
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
-    if only_current:
-        query = query.where(AuthSession.id == caller.session_id)
+    if session_id is not None:
+        query = query.where(AuthSession.id == session_id)
     ended = session.execute(
         query.values(revoked_at=datetime.now(UTC)).returning(AuthSession.id)
     ).all()
     return len(ended)
+
+
+def login_session(session: Session, settings: Settings, user: User) -> TokenPair:
+    """A new login session for an already authenticated user (the dashboard's sign-up)."""
+    return _start_session(session, settings, user)
+
+
+def session_user(session: Session, refresh_token: str) -> UserPrincipal | None:
+    """The user whose live login session holds `refresh_token`, or None.
+
+    The dashboard's cookie carries a session's refresh token, so a cookie session *is* a
+    login session: logging out (here or through the API) ends both at once.
+    """
+    row = session.execute(
+        select(User, AuthSession.id)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            AuthSession.token_hash == hash_secret(refresh_token),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > datetime.now(UTC),
+        )
+    ).first()
+    return UserPrincipal(user=row[0], session_id=row[1]) if row else None
+
+
+def logout_others(session: Session, caller: UserPrincipal) -> int:
+    """End every session of the caller but the current one (after a password change)."""
+    ended = session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.user_id == caller.user.id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.id != caller.session_id,
+        )
+        .values(revoked_at=datetime.now(UTC))
+        .returning(AuthSession.id)
+    ).all()
+    return len(ended)
+
+
+def live_sessions(session: Session, caller: UserPrincipal) -> list[AuthSession]:
+    """The caller's sessions that still work, newest first (on ix_auth_sessions_user_id)."""
+    return list(
+        session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == caller.user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > datetime.now(UTC),
+            )
+            .order_by(AuthSession.created_at.desc())
+            .limit(100)
+        )
+    )

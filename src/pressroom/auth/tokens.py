@@ -1,9 +1,7 @@
-"""Access tokens (short-lived JWTs) and opaque secrets stored only as hashes."""
+"""Access tokens (short-lived JWTs); the opaque secrets are in pressroom.hashed_secrets."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +9,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from pressroom.config import Settings
+
+# Re-exported: refresh tokens, invitations and resets are opaque secrets too.
+from pressroom.hashed_secrets import hash_secret as hash_secret
+from pressroom.hashed_secrets import new_secret as new_secret
 
 ALGORITHM = "HS256"
 ISSUER = "pressroom"
@@ -57,14 +59,3 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
         return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
         return None
-
-
-def new_secret(prefix: str) -> str:
-    """A high-entropy (256-bit) opaque secret, recognisable by its prefix."""
-    return prefix + secrets.token_urlsafe(32)
-
-
-def hash_secret(secret: str) -> str:
-    """sha256 is enough for 256-bit random secrets (no dictionary to attack), and lets us
-    look a secret up by its hash with a unique index."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()

@@ -15,6 +15,7 @@ from pressroom.billing.plans import PlanCatalog, PlansFileError, get_catalog
 from pressroom.billing.providers.registry import webhook_providers
 from pressroom.config import get_settings
 from pressroom.db.session import make_engine, unit_of_work
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.db.url import resolve_database_url
 from pressroom.errors import AppError
 
@@ -45,7 +46,8 @@ def reprocess_command(
     org), oldest first. Exits 1 if any still fails; each keeps its error."""
     catalog, engine = _catalog_and_engine()
     try:
-        with unit_of_work(sessionmaker(bind=engine)) as session:
+        factory = sessionmaker(bind=system_engine(engine, SystemDuty.PROVIDER_EVENTS))
+        with unit_of_work(factory) as session:
             report = reprocess(
                 session,
                 webhook_providers(get_settings()),

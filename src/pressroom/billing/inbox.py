@@ -32,7 +32,7 @@ from pressroom.billing.providers.base import (
     InboundEvent,
     WebhookProvider,
 )
-from pressroom.billing.service import apply_link, apply_snapshot, serialize_with_subscription
+from pressroom.billing.subscriptions import apply_link, apply_snapshot, serialize_with_subscription
 from pressroom.db.base import new_id
 from pressroom.db.session import driver_connection
 

@@ -32,6 +32,9 @@ SUBSCRIPTION_STATUSES = (
     "unpaid",
     "paused",
 )
+# Statuses under which the subscription's plan applies (docs/billing.md explains each).
+# past_due keeps access while the provider retries the payment (its dunning window).
+ACCESS_STATUSES = ("active", "past_due", "trialing")
 
 
 class Subscription(IdMixin, TimestampsMixin, Base):

@@ -14,22 +14,20 @@ import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, literal, literal_column, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
-from pressroom.billing.models import Subscription
+from pressroom.billing.models import ACCESS_STATUSES, Subscription
 from pressroom.config import get_settings
+from pressroom.db.tenancy import OrgScope
+from pressroom.generation.kinds import JobKind
+from pressroom.orgs.models import Organization
 
-JobKind = Literal["summary", "key_points", "seo", "social_posts", "full_pack"]
-JOB_KINDS: tuple[JobKind, ...] = ("summary", "key_points", "seo", "social_posts", "full_pack")
 FREE_PLAN = "free"
-
-# Statuses under which the subscription's plan applies (docs/billing.md explains each).
-# past_due keeps access while the provider retries the payment (its dunning window).
-ACCESS_STATUSES = frozenset({"trialing", "active", "past_due"})
 
 
 class Plan(BaseModel):
@@ -40,6 +38,8 @@ class Plan(BaseModel):
     max_concurrent_jobs: int = Field(ge=1)
     allowed_kinds: frozenset[JobKind] = Field(min_length=1)
     max_priority: int = Field(ge=0)
+    # Days a finished job's input and artifacts are kept (pressroom.jobs.retention).
+    retention_days: int = Field(default=30, ge=1, le=36_500)
     stripe_price_ids: tuple[str, ...] = ()
     paddle_price_ids: tuple[str, ...] = ()
 
@@ -53,18 +53,21 @@ DEFAULT_PLANS: dict[str, dict[str, Any]] = {
         "max_concurrent_jobs": 1,
         "allowed_kinds": ["summary", "key_points"],
         "max_priority": 0,
+        "retention_days": 30,
     },
     "pro": {
         "monthly_quota": 500,
         "max_concurrent_jobs": 5,
-        "allowed_kinds": list(JOB_KINDS),
+        "allowed_kinds": list(JobKind),
         "max_priority": 5,
+        "retention_days": 90,
     },
     "business": {
         "monthly_quota": 5000,
         "max_concurrent_jobs": 20,
-        "allowed_kinds": list(JOB_KINDS),
+        "allowed_kinds": list(JobKind),
         "max_priority": 10,
+        "retention_days": 365,
     },
 }
 
@@ -150,20 +153,55 @@ def get_catalog() -> PlanCatalog:
     return load_catalog(get_settings().plans_file)
 
 
-def live_subscription(session: Session, org_id: uuid.UUID) -> Subscription | None:
-    """The org's subscription that currently grants access, newest first, if any."""
-    return session.scalars(
-        select(Subscription)
-        .where(Subscription.org_id == org_id, Subscription.status.in_(ACCESS_STATUSES))
-        .order_by(Subscription.state_as_of.desc().nulls_last(), Subscription.created_at.desc())
+_LIVE = aliased(Subscription, name="live")
+
+
+def live_subscriptions(
+    org_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+) -> Select[Subscription]:
+    """The rule, written once: an org's plan now is that of its live subscription (one in
+    ACCESS_STATUSES) whose state the provider set last (`state_as_of`), the newest row
+    breaking ties; with none, free. `org_id` names the org: a column to correlate with, or
+    a value. The functions below and the worker's claim SQL (LIVE_PLAN_SQL) all use it."""
+    return (
+        select(_LIVE)
+        .where(_LIVE.org_id == org_id, _LIVE.status.in_(ACCESS_STATUSES))
+        .order_by(_LIVE.state_as_of.desc().nulls_last(), _LIVE.created_at.desc(), _LIVE.id.desc())
         .limit(1)
-    ).first()
+        .correlate_except(_LIVE)
+    )
 
 
-def effective_plan(
-    session: Session, org_id: uuid.UUID, *, catalog: PlanCatalog | None = None
-) -> Plan:
+def _live_plan_sql() -> str:
+    query: Select[Any] = live_subscriptions(literal_column("{org}"))
+    query = query.with_only_columns(_LIVE.plan)
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    compiled = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return f"({compiled})"
+
+
+# The plan name of the org whose id is `{org}` (NULL: free), for raw SQL run per org (the
+# worker's claim): the same rule, compiled.
+LIVE_PLAN_SQL = _live_plan_sql()
+
+
+def live_subscription(session: Session, scope: OrgScope) -> Subscription | None:
+    """The org's subscription that currently grants access, if any."""
+    return session.scalars(live_subscriptions(literal(scope.org_id))).first()
+
+
+def plans_now(
+    session: Session, scope: OrgScope, *, catalog: PlanCatalog | None = None
+) -> dict[uuid.UUID, Plan]:
+    """The plan each org of the scope may use now."""
+    catalog = catalog or get_catalog()
+    plan = live_subscriptions(Organization.id).with_only_columns(_LIVE.plan).scalar_subquery()
+    rows = session.execute(select(Organization.id, plan).where(scope.where(Organization.id)))
+    return {org_id: catalog.get(name or FREE_PLAN) for org_id, name in rows}
+
+
+def plan_now(session: Session, scope: OrgScope, *, catalog: PlanCatalog | None = None) -> Plan:
     """The plan the org may use now: its live subscription's plan, else free."""
     catalog = catalog or get_catalog()
-    sub = live_subscription(session, org_id)
+    sub = live_subscription(session, scope)
     return catalog.get(sub.plan) if sub is not None else catalog.plans[FREE_PLAN]

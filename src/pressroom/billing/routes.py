@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from pressroom.billing import dashboard
-from pressroom.billing.dashboard import PaymentProviderError
+from pressroom.billing import checkout
+from pressroom.billing.checkout import PaymentProviderError
 from pressroom.billing.schemas import (
     CheckoutRequest,
     PortalRequest,
@@ -40,7 +40,7 @@ CanManageBilling = Annotated[OrgAccess, require(Permission.BILLING_MANAGE)]
 )
 def get_subscription(access: CanReadBilling, session: DbSession) -> SubscriptionView:
     """The plan in force (with its limits), and the subscription behind it, if any."""
-    return dashboard.subscription_view(session, access.org_id)
+    return checkout.subscription_view(session, access.scope)
 
 
 @router.post(
@@ -54,13 +54,13 @@ def create_checkout(
     access: CanManageBilling, session: DbSession, body: CheckoutRequest, settings: AppSettings
 ) -> RedirectUrl:
     """A hosted checkout page to subscribe the org to a paid plan."""
-    return dashboard.create_checkout(
+    return checkout.create_checkout(
         session,
-        access.org_id,
+        access.scope,
         body.plan,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
-        client=dashboard.stripe_client(settings),
+        client=checkout.stripe_client(settings),
     )
 
 
@@ -73,9 +73,9 @@ def create_portal(
     access: CanManageBilling, session: DbSession, body: PortalRequest, settings: AppSettings
 ) -> RedirectUrl:
     """The provider's billing portal, to change plan, payment method or cancel."""
-    return dashboard.create_portal(
+    return checkout.create_portal(
         session,
-        access.org_id,
+        access.scope,
         return_url=body.return_url,
-        client=dashboard.stripe_client(settings),
+        client=checkout.stripe_client(settings),
     )

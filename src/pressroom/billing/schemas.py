@@ -7,7 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from pressroom.billing.plans import JobKind, Plan
+from pressroom.billing.plans import Plan
+from pressroom.generation.kinds import JobKind
 
 
 class PlanLimits(BaseModel):

@@ -9,13 +9,13 @@ means the server closed it or said goodbye (restart, `pg_terminate_backend`, idl
 the pool discards it and opens a new one. `pool_recycle` replaces connections before a
 middlebox can drop them silently, and a connection that still dies mid-use raises a
 disconnect error that invalidates the pool; the webhook inbox retries such a transaction
-once (billing.webhooks), other requests answer 503 `database_unavailable` once per process.
+once (billing.provider_events), other requests answer 503 `database_unavailable` once per process.
 """
 
 from __future__ import annotations
 
 import select
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -25,12 +25,15 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import get_settings
+from pressroom.db import pooler
+from pressroom.db.tenancy import use_runtime_role
 from pressroom.db.url import database_url, to_sqlalchemy_url
 
 AFTER_COMMIT_KEY = "after_commit"
 
 
 def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
+    """An engine whose transactions run as the runtime role (pressroom.db.tenancy)."""
     settings = get_settings()
     engine = create_engine(
         to_sqlalchemy_url(url),
@@ -40,12 +43,14 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
         # Errors must not carry bound values (password hashes, token hashes) into logs.
         hide_parameters=True,
         connect_args={
-            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            **pooler.connect_args(settings),
             "application_name": "pressroom",
             "connect_timeout": settings.db_connect_timeout_seconds,
         },
     )
+    pooler.install(engine, settings)
     event.listen(engine, "checkout", _refuse_dead_connection)
+    use_runtime_role(engine)
     return engine
 
 
@@ -88,11 +93,6 @@ def get_engine() -> Engine:
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
-
-
-def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run `action` once the surrounding transaction has committed (never if it rolls back)."""
-    session.info.setdefault(AFTER_COMMIT_KEY, []).append(action)
 
 
 @contextmanager

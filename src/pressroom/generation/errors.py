@@ -15,16 +15,12 @@ problem document with a stable code instead of a 500.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pressroom.errors import AppError, InvalidInput, ServiceUnavailable
 
 
 class InputError(InvalidInput):
     code = "unusable_input"
     title = "Input cannot be used"
-    retryable: ClassVar[bool] = False
-    refund: ClassVar[bool] = False
 
     def __init__(self, detail: str, *, field: str = "input.text") -> None:
         super().__init__(detail, extra={"errors": [{"field": field, "message": detail}]})
@@ -38,14 +34,11 @@ class InputTooLongError(InputError):
 
     code = "input_too_long"
     title = "Input too long for the model"
-    refund: ClassVar[bool] = True
 
 
 class TransientEngineError(ServiceUnavailable):
     code = "engine_unavailable"
     title = "Generation engine unavailable"
-    retryable: ClassVar[bool] = True
-    refund: ClassVar[bool] = True
 
     def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
         headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
@@ -56,5 +49,3 @@ class TransientEngineError(ServiceUnavailable):
 
 class EngineError(AppError):
     status, code, title = 502, "engine_error", "Generation engine error"
-    retryable: ClassVar[bool] = False
-    refund: ClassVar[bool] = True

@@ -184,8 +184,6 @@ class FullPackInput(SummaryOptions, KeyPointsOptions, SeoOptions, SocialOptions,
     pass
 
 
-JobInput = SummaryInput | KeyPointsInput | SeoInput | SocialPostsInput | FullPackInput
-
 INPUT_MODELS: dict[JobKind, type[SourceInput]] = {
     JobKind.SUMMARY: SummaryInput,
     JobKind.KEY_POINTS: KeyPointsInput,

@@ -12,7 +12,6 @@ from pressroom.generation.errors import EngineError
 from pressroom.generation.kinds import JobKind
 from pressroom.generation.openai_engine import OpenAIEngine
 
-ENGINE_NAMES = ("builtin", "openai")
 _lock = threading.Lock()
 _openai_engines: dict[tuple[object, ...], OpenAIEngine] = {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pressroom import tracing
 from pressroom.config import Settings
 from pressroom.generation.base import GenerationRequest
 from pressroom.generation.errors import (
@@ -19,7 +20,9 @@ def engine_runner(settings: Settings) -> Runner:
     def run(claim: Claim, should_stop: ShouldStop) -> RunResult:
         try:
             request = GenerationRequest.from_job(claim.kind, claim.input)
-            result = engine_for(request.kind, settings).generate(request)
+            engine = engine_for(request.kind, settings)
+            with tracing.span("engine.generate", {"job.kind": claim.kind}):
+                result = engine.generate(request)
         except InputError as exc:
             # Too long for the model is the deployment's limit, not the user's fault: refunded.
             refundable = isinstance(exc, InputTooLongError)

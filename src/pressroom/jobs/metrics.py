@@ -21,6 +21,9 @@ JOB_DURATION = Histogram(
     ["kind", "outcome"],
 )
 JOBS_FINISHED = Counter("pressroom_jobs_finished_total", "Job attempts by outcome.", ["outcome"])
+EVENT_STREAMS = Gauge(
+    "pressroom_job_event_streams", "Open job event streams (SSE) in this process."
+)
 RESCUED = Counter("pressroom_jobs_rescued_total", "Jobs whose lease expired and were rescued.")
 
 

@@ -39,6 +39,8 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
         CheckConstraint("attempts >= 0 AND attempts <= max_attempts + 1", name="attempts"),
         Index("idx_content_jobs_org_created_desc", "org_id", text("created_at DESC")),
         Index("idx_content_jobs_status", "status"),
+        # One org's counts by status: an index-only scan over that org's entries.
+        Index("idx_content_jobs_org_status", "org_id", "status"),
         # The queue: only queued rows, grouped by org so a claim can visit orgs fairly.
         Index(
             "idx_content_jobs_queue",
@@ -54,6 +56,13 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
             "org_id",
             "lease_expires_at",
             postgresql_where=text("status = 'running'"),
+        ),
+        # Retention: finished jobs whose content is still kept, per org, oldest first.
+        Index(
+            "idx_content_jobs_prunable",
+            "org_id",
+            "finished_at",
+            postgresql_where=text("content_pruned_at IS NULL AND finished_at IS NOT NULL"),
         ),
         Index(
             "uq_content_jobs_org_idempotency_key",
@@ -97,6 +106,10 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
     quota_refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Engine accounting, e.g. {"model": ..., "prompt_tokens": ..., "completion_tokens": ...}.
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When retention blanked the input and deleted the artifacts (pressroom.jobs.retention).
+    content_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The submitting request's trace context (pressroom.tracing), while tracing is on.
+    trace_context: Mapped[str | None] = mapped_column(Text)
 
 
 class ContentArtifact(IdMixin, CreatedAtMixin, Base):
@@ -106,6 +119,9 @@ class ContentArtifact(IdMixin, CreatedAtMixin, Base):
     job_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("content_jobs.id", ondelete="CASCADE"), nullable=False
     )
+    # The job's org, copied by a trigger on insert (0607bc5b8542): row-level security
+    # needs it on the row itself, and no writer can set another.
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     type: Mapped[str] = mapped_column(Text, nullable=False)
     media_type: Mapped[str] = mapped_column(Text, nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)

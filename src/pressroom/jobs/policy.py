@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pressroom.billing.plans import ACCESS_STATUSES, FREE_PLAN, PlanCatalog, get_catalog
+from pressroom.billing.plans import FREE_PLAN, PlanCatalog, get_catalog
 from pressroom.config import Settings
 from pressroom.jobs.queue import ConcurrencyPolicy
 from pressroom.jobs.runner import Runner, echo_runner, noop_runner
@@ -14,7 +14,6 @@ def concurrency_policy(catalog: PlanCatalog | None = None) -> ConcurrencyPolicy:
     return ConcurrencyPolicy(
         max_running_by_plan={name: p.max_concurrent_jobs for name, p in catalog.plans.items()},
         default_max_running=catalog.plans[FREE_PLAN].max_concurrent_jobs,
-        access_statuses=tuple(sorted(ACCESS_STATUSES)),
     )
 
 

@@ -28,8 +28,10 @@ from sqlalchemy import Connection, Float, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Uuid
 
+from pressroom.billing.plans import LIVE_PLAN_SQL
 from pressroom.db.base import new_id
 from pressroom.usage.service import refund_job
+from pressroom.webhooks.events import JobOutcome, announce_jobs
 
 if TYPE_CHECKING:
     from pressroom.jobs.worker.retry_policy import RetryPolicy
@@ -48,7 +50,6 @@ class ConcurrencyPolicy:
 
     max_running_by_plan: Mapping[str, int]
     default_max_running: int
-    access_statuses: Sequence[str] = ("active", "past_due", "trialing")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Claim:
     attempts: int
     max_attempts: int
     lease_token: uuid.UUID
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,11 @@ def notify_cancel(conn: Connection, job_id: uuid.UUID) -> None:
     )
 
 
-# An org's running limit (its live subscription's plan, else the default) and how many of
-# its jobs run now, for the org whose id is `{org}`. The newest live subscription is found
-# by an anti-join rather than ORDER BY updated_at DESC LIMIT 1: that sort, run once per
-# candidate org on every claim, cost more than the rest of the claim together.
-_ORG_LIMIT = """COALESCE(
-        (SELECT (CAST(:plan_limits AS jsonb) ->> s.plan)::int FROM subscriptions s
-         WHERE s.org_id = {org} AND s.status = ANY(:access_statuses)
-           AND NOT EXISTS (SELECT 1 FROM subscriptions newer
-                           WHERE newer.org_id = s.org_id AND newer.updated_at > s.updated_at
-                             AND newer.status = ANY(:access_statuses))
-         LIMIT 1),
+# An org's running limit (its plan now, else the default) and how many of its jobs run
+# now, for the org whose id is `{org}`. The plan is billing.plans' one rule, compiled to
+# SQL: idx_subscriptions_org_status finds the org's few live rows, a top-1 sort picks one.
+_ORG_LIMIT = f"""COALESCE(
+        (CAST(:plan_limits AS jsonb) ->> {LIVE_PLAN_SQL})::int,
         :default_limit)"""
 _ORG_RUNNING = """(SELECT count(*) FROM content_jobs r
          WHERE r.org_id = {org} AND r.status = 'running')"""
@@ -137,7 +133,7 @@ _LOCK_CANDIDATE_ORGS = text(
     END
     LIMIT :max_orgs
     """
-).bindparams(bindparam("access_statuses", type_=ARRAY(Text())))
+)
 
 # A new statement, so its snapshot sees every claim committed before the locks were taken.
 # The UPDATE finds its rows by primary key (`= ANY(ARRAY(...))`): joined to the CTE, the
@@ -164,11 +160,11 @@ _CLAIM = text(
         leased_by = :worker, lease_expires_at = now() + make_interval(secs => :lease_seconds),
         started_at = COALESCE(j.started_at, now()), updated_at = now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
-    RETURNING j.id, j.org_id, j.kind, j.input, j.attempts, j.max_attempts, j.lease_token
+    RETURNING j.id, j.org_id, j.kind, j.input, j.attempts, j.max_attempts, j.lease_token,
+        j.trace_context
     """
 ).bindparams(
     bindparam("orgs", type_=ARRAY(Uuid())),
-    bindparam("access_statuses", type_=ARRAY(Text())),
 )
 
 
@@ -185,7 +181,6 @@ def claim(
         return []
     limits = {
         "plan_limits": json.dumps(dict(policy.max_running_by_plan)),
-        "access_statuses": list(policy.access_statuses),
         "default_limit": policy.default_max_running,
     }
     locked = [
@@ -335,15 +330,35 @@ def complete_many(conn: Connection, successes: Sequence[Success]) -> dict[uuid.U
     written: dict[uuid.UUID, str] = {
         job_id: status for job_id, status in conn.execute(_COMPLETE_MANY, params)
     }
+    done = [s for s in successes if s.claim.id in written]
     rows = [
         _artifact_row(s.claim.id, a)
-        for s in successes
-        if written.get(s.claim.id) == "succeeded"
+        for s in done
+        if written[s.claim.id] == "succeeded"
         for a in s.artifacts
     ]
     if rows:
         conn.execute(_INSERT_ARTIFACTS, rows)
+    artifacts: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {}
+    for row in rows:
+        artifacts.setdefault(row["job_id"], []).append((row["id"], row["type"], row["media_type"]))
+    announce_jobs(
+        conn,
+        [
+            _outcome(
+                s.claim,
+                written[s.claim.id],
+                usage=s.usage,
+                artifacts=artifacts.get(s.claim.id, []),
+            )
+            for s in done
+        ],
+    )
     return written
+
+
+def _outcome(claim: Claim, status: str, **details: Any) -> JobOutcome:
+    return JobOutcome(claim.id, claim.org_id, claim.kind, status, **details)
 
 
 def _artifact_row(job_id: uuid.UUID, a: ArtifactRow) -> dict[str, Any]:
@@ -392,13 +407,18 @@ def retry_or_fail(
     status = _finish(conn, claim, "failed", error=error)
     if status == "failed" and refundable:
         refund_job(conn, claim.id)
+    if status is not None:
+        announce_jobs(conn, [_outcome(claim, status, error=error)])
     return status
 
 
 def cancel(conn: Connection, claim: Claim) -> str | None:
     """Honour a cancellation request for a running job (the work done is not refunded).
     Returns "canceled", or None if the lease was lost."""
-    return _finish(conn, claim, "canceled", error=_CANCELED_ERROR)
+    status = _finish(conn, claim, "canceled", error=_CANCELED_ERROR)
+    if status is not None:
+        announce_jobs(conn, [_outcome(claim, status, error=_CANCELED_ERROR)])
+    return status
 
 
 _RELEASE = text(
@@ -419,7 +439,7 @@ def release(conn: Connection, claim: Claim) -> bool:
 
 _EXPIRED = text(
     """
-    SELECT id, lease_expiries, cancel_requested_at IS NOT NULL FROM content_jobs
+    SELECT id, org_id, kind, lease_expiries, cancel_requested_at IS NOT NULL FROM content_jobs
     WHERE status = 'running' AND lease_expires_at < now()
     ORDER BY lease_expires_at LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -428,12 +448,14 @@ _EXPIRED = text(
 
 # The crashed run's attempt is given back (`attempts - 1`): a worker dying is not the job
 # failing. The expiry is counted instead, against the policy's own cap.
+_LEASE_EXPIRED_ERROR = "lease expired: the worker running it stopped responding"
+_RESCUE_ERRORS = {"canceled": _CANCELED_ERROR, "failed": _LEASE_EXPIRED_ERROR}
 _RESCUE = text(
-    """
+    f"""
     UPDATE content_jobs j
     SET status = r.status, attempts = j.attempts - 1, lease_expiries = j.lease_expiries + 1,
-        error = CASE WHEN r.status = 'canceled' THEN 'canceled while running'
-                     ELSE 'lease expired: the worker running it stopped responding' END,
+        error = CASE WHEN r.status = 'canceled' THEN '{_CANCELED_ERROR}'
+                     ELSE '{_LEASE_EXPIRED_ERROR}' END,
         run_after = now() + make_interval(secs => r.delay),
         finished_at = CASE WHEN r.status = 'queued' THEN NULL ELSE now() END,
         lease_token = NULL, lease_expires_at = NULL, leased_by = NULL, updated_at = now()
@@ -462,7 +484,7 @@ def rescue_expired(conn: Connection, policy: RetryPolicy, *, limit: int = 500) -
     if not expired:
         return RescueResult(0, 0)
     statuses, delays = [], []
-    for _, expiries, cancel_requested in expired:
+    for _, _, _, expiries, cancel_requested in expired:
         if cancel_requested:
             statuses.append("canceled")
         elif policy.rescues(expiries + 1):
@@ -470,11 +492,19 @@ def rescue_expired(conn: Connection, policy: RetryPolicy, *, limit: int = 500) -
         else:
             statuses.append("failed")
         delays.append(policy.rescue_delay(expiries + 1))
-    ids = [job_id for job_id, _, _ in expired]
+    ids = [row[0] for row in expired]
     conn.execute(_RESCUE, {"ids": ids, "statuses": statuses, "delays": delays})
     failed = [job_id for job_id, status in zip(ids, statuses, strict=True) if status == "failed"]
     for job_id in failed:
         refund_job(conn, job_id)
+    announce_jobs(
+        conn,
+        [
+            JobOutcome(job_id, org_id, kind, status, error=_RESCUE_ERRORS[status])
+            for (job_id, org_id, kind, _, _), status in zip(expired, statuses, strict=True)
+            if status != "queued"
+        ],
+    )
     return RescueResult(
         requeued=statuses.count("queued"), failed=len(failed), canceled=statuses.count("canceled")
     )

@@ -6,13 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from pressroom.db.deps import DbSession
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, error_responses
-from pressroom.jobs import service
+from pressroom.jobs import events, service
 from pressroom.jobs.models import ContentArtifact, JobStatus
-from pressroom.jobs.schemas import ArtifactOut, JobCreate, JobDetail, JobOut
+from pressroom.jobs.schemas import ArtifactOut, JobCounts, JobCreate, JobDetail, JobOut
 from pressroom.orgs.access import OrgAccess, require
 from pressroom.orgs.permissions import Permission
 from pressroom.pagination import Page, Pagination
@@ -44,7 +44,7 @@ def submit_job(
     user = access.user
     result = service.submit(
         session,
-        access.org_id,
+        access.scope,
         body,
         created_by=user.user.id if user else None,
         idempotency_key=idempotency_key,
@@ -63,13 +63,41 @@ def list_jobs(
     kind: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Page[JobOut]:
     """Newest first. Follow `next_cursor` for older pages; every page costs the same."""
-    jobs, cursor = service.list_jobs(session, access.org_id, page, status=status, kind=kind)
+    jobs, cursor = service.list_jobs(session, access.scope, page, status=status, kind=kind)
     return Page(items=[JobOut.model_validate(j) for j in jobs], next_cursor=cursor)
+
+
+# Declared before /jobs/{job_id}, which would otherwise take "counts" for a job id.
+@router.get("/jobs/counts", response_model=JobCounts, responses=error_responses(NotFound))
+def count_jobs(access: CanReadJobs, session: DbSession) -> JobCounts:
+    """The org's jobs by status, as of now. Authorized like listing jobs."""
+    return JobCounts.model_validate(service.count_by_status(session, access.scope))
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(NotFound))
 def get_job(access: CanReadJobs, session: DbSession, job_id: uuid.UUID) -> JobDetail:
-    return JobDetail.model_validate(service.get_job(session, access.org_id, job_id))
+    return JobDetail.model_validate(service.get_job(session, access.scope, job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={**error_responses(NotFound), 200: {"content": {events.MEDIA_TYPE: {}}}},
+)
+def job_events(
+    access: CanReadJobs, session: DbSession, request: Request, job_id: uuid.UUID
+) -> StreamingResponse:
+    """Server-Sent Events: `status` at once and on every change, then `outcome`, then the
+    stream ends (docs/jobs.md). Authorized like reading the job."""
+    service.get_job(session, access.scope, job_id)
+    # The stream outlives the request's transaction: end it now (an API key's last use is
+    # kept) and give its connection back; the stream polls on short sessions of its own.
+    session.commit()
+    session.close()
+    body = events.stream(
+        request.app.state.sessionmaker, access.scope, job_id, request.is_disconnected
+    )
+    return StreamingResponse(body, media_type=events.MEDIA_TYPE, headers=events.HEADERS)
 
 
 @router.post(
@@ -77,7 +105,7 @@ def get_job(access: CanReadJobs, session: DbSession, job_id: uuid.UUID) -> JobDe
 )
 def cancel_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> JobOut:
     """Queued: canceled now (its quota unit is given back). Running: cancel requested."""
-    return JobOut.model_validate(service.cancel(session, access.org_id, job_id))
+    return JobOut.model_validate(service.cancel(session, access.scope, job_id))
 
 
 @router.post(
@@ -88,7 +116,7 @@ def cancel_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> J
 )
 def retry_job(access: CanWriteJobs, session: DbSession, job_id: uuid.UUID) -> JobOut:
     """Run a failed job again (takes a new unit of quota)."""
-    return JobOut.model_validate(service.retry(session, access.org_id, job_id))
+    return JobOut.model_validate(service.retry(session, access.scope, job_id))
 
 
 def _artifact_out(request: Request, org_id: uuid.UUID, a: ContentArtifact) -> ArtifactOut:
@@ -118,7 +146,7 @@ def list_artifacts(
     job_id: uuid.UUID,
     type: Annotated[str | None, Query(max_length=50)] = None,
 ) -> list[ArtifactOut]:
-    artifacts = service.list_artifacts(session, access.org_id, job_id, type=type)
+    artifacts = service.list_artifacts(session, access.scope, job_id, type=type)
     return [_artifact_out(request, access.org_id, a) for a in artifacts]
 
 
@@ -131,7 +159,7 @@ def get_artifact_content(
     access: CanReadJobs, session: DbSession, artifact_id: uuid.UUID
 ) -> Response:
     """The artifact itself, served with its media type."""
-    artifact = service.get_artifact(session, access.org_id, artifact_id)
+    artifact = service.get_artifact(session, access.scope, artifact_id)
     return Response(
         artifact.content,
         media_type=artifact.media_type,

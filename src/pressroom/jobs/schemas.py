@@ -107,6 +107,17 @@ class JobOut(BaseModel):
     usage: dict[str, Any] | None
 
 
+class JobCounts(BaseModel):
+    """How many of the org's jobs are in each status right now (every status present)."""
+
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    canceled: int
+    total: int
+
+
 class JobDetail(JobOut):
     input: dict[str, Any]
 

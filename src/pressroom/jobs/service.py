@@ -1,6 +1,6 @@
 """Content jobs as the API sees them: submit, list, read, cancel, retry, artifacts.
 
-Functions take the session and the org first and never commit: the request does.
+Functions take the session and the org's scope first and never commit: the request does.
 Submitting is one transaction: insert the job, take one unit of this month's quota,
 notify the workers — all or nothing.
 """
@@ -13,18 +13,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, or_, select, text, update
+from sqlalchemy import Select, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
-from pressroom.billing.plans import Plan, effective_plan
+from pressroom import tracing
+from pressroom.billing.plans import Plan, plan_now
 from pressroom.db.base import new_id
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
 from pressroom.jobs import queue
 from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus
 from pressroom.jobs.schemas import JobSubmission
 from pressroom.pagination import Cursor, PageParams
 from pressroom.usage import service as usage
+from pressroom.webhooks.events import JobOutcome, announce_jobs
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -82,7 +85,7 @@ class Submitted:
 
 def submit(
     session: Session,
-    org_id: uuid.UUID,
+    scope: OrgScope,
     body: JobSubmission,
     *,
     created_by: uuid.UUID | None,
@@ -99,12 +102,12 @@ def submit(
                 ]
             },
         )
-    plan = effective_plan(session, org_id)
+    plan = plan_now(session, scope)
     job_input = _validate(body, plan)
     fingerprint = _fingerprint(body)
     values = {
         "id": new_id(),
-        "org_id": org_id,
+        "org_id": scope.org_id,
         "created_by": created_by,
         "kind": body.kind.value,
         "input": job_input,
@@ -112,6 +115,7 @@ def submit(
         "idempotency_key": idempotency_key,
         "request_fingerprint": fingerprint,
         "quota_period": usage.period_of(now),
+        "trace_context": tracing.current_context(),
     }
     # A concurrent request with the same key waits here for the first to commit, then
     # finds its row: one job and one quota unit however many times the POST is retried.
@@ -127,7 +131,7 @@ def submit(
     if job is None:
         existing = session.execute(
             select(ContentJob).where(
-                ContentJob.org_id == org_id, ContentJob.idempotency_key == idempotency_key
+                scope.where(ContentJob.org_id), ContentJob.idempotency_key == idempotency_key
             )
         ).scalar_one()
         if existing.request_fingerprint != fingerprint:
@@ -139,13 +143,13 @@ def submit(
     # Last statement on purpose: the org's counter row stays locked until this transaction
     # commits, so every other submission of the org queues behind it; nothing may run in
     # between (docs/jobs.md, Benchmark).
-    usage.consume(session, org_id, limit=plan.monthly_quota, now=now)
+    usage.consume(session, scope, limit=plan.monthly_quota, now=now)
     return Submitted(job, created=True)
 
 
-def get_job(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:
+def get_job(session: Session, scope: OrgScope, job_id: uuid.UUID) -> ContentJob:
     job = session.execute(
-        select(ContentJob).where(ContentJob.id == job_id, ContentJob.org_id == org_id)
+        select(ContentJob).where(ContentJob.id == job_id, scope.where(ContentJob.org_id))
     ).scalar_one_or_none()
     if job is None:
         raise JobNotFound("Job not found.")
@@ -153,7 +157,7 @@ def get_job(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJo
 
 
 def list_jobs_query(
-    org_id: uuid.UUID,
+    scope: OrgScope,
     *,
     limit: int,
     cursor: Cursor | None = None,
@@ -162,7 +166,7 @@ def list_jobs_query(
 ) -> Select[ContentJob]:
     """Newest first, served by idx_content_jobs_org_created_desc: the bound on created_at is
     an index condition, so a page deep in a large org costs what the first one does."""
-    query = select(ContentJob).where(ContentJob.org_id == org_id)
+    query = select(ContentJob).where(scope.where(ContentJob.org_id))
     if cursor is not None:
         query = query.where(
             ContentJob.created_at <= cursor.created_at,
@@ -180,7 +184,7 @@ def list_jobs_query(
 
 def list_jobs(
     session: Session,
-    org_id: uuid.UUID,
+    scope: OrgScope,
     page: PageParams,
     *,
     status: JobStatus | None = None,
@@ -189,7 +193,7 @@ def list_jobs(
     """One page, newest first; returns (jobs, the `after` of the next page or None)."""
     cursor = Cursor.decode(page.after) if page.after else None
     limit = page.limit
-    query = list_jobs_query(org_id, limit=limit + 1, cursor=cursor, status=status, kind=kind)
+    query = list_jobs_query(scope, limit=limit + 1, cursor=cursor, status=status, kind=kind)
     # Listings don't show the input (an article, up to 200k characters): don't fetch it.
     # raiseload: reading it anyway fails loudly instead of costing a query per row.
     query = query.options(defer(ContentJob.input, raiseload=True))
@@ -198,10 +202,25 @@ def list_jobs(
     return jobs, (Cursor(jobs[-1].created_at, jobs[-1].id).encode() if more and jobs else None)
 
 
-def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob:
+def count_by_status(session: Session, scope: OrgScope) -> dict[str, int]:
+    """Every status with its count (0 when none), plus `total`. Reads only (org_id, status):
+    an index-only scan of idx_content_jobs_org_status, no entity is built."""
+    query = (
+        select(ContentJob.status, func.count())
+        .where(scope.where(ContentJob.org_id))
+        .group_by(ContentJob.status)
+    )
+    counts = dict.fromkeys((s.value for s in JobStatus), 0)
+    for status, n in session.execute(query):
+        counts[status] = n
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def cancel(session: Session, scope: OrgScope, job_id: uuid.UUID) -> ContentJob:
     """Queued: canceled at once, and its unit given back. Running: cancellation requested;
     the worker running it is told at once (NOTIFY) and its outcome's write honours it."""
-    job = get_job(session, org_id, job_id)
+    job = get_job(session, scope, job_id)
     canceled = session.execute(
         update(ContentJob)
         .where(ContentJob.id == job_id, ContentJob.status == JobStatus.QUEUED.value)
@@ -212,6 +231,9 @@ def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob
     ).scalar()
     if canceled is not None:
         usage.refund_job(session, job_id)
+        announce_jobs(
+            session, [JobOutcome(job_id, scope.org_id, job.kind, JobStatus.CANCELED.value)]
+        )
     else:
         requested = session.execute(
             update(ContentJob)
@@ -230,11 +252,11 @@ def cancel(session: Session, org_id: uuid.UUID, job_id: uuid.UUID) -> ContentJob
 
 
 def retry(
-    session: Session, org_id: uuid.UUID, job_id: uuid.UUID, *, now: datetime | None = None
+    session: Session, scope: OrgScope, job_id: uuid.UUID, *, now: datetime | None = None
 ) -> ContentJob:
     """Run a failed job again: a new run, so it takes a new unit of quota."""
     now = now or datetime.now(UTC)
-    job = get_job(session, org_id, job_id)
+    job = get_job(session, scope, job_id)
     period = usage.period_of(now)
     requeued = session.execute(
         update(ContentJob)
@@ -254,29 +276,29 @@ def retry(
     ).scalar()
     if requeued is None:
         raise JobStateConflict(f"Only failed jobs can be retried; this one is {job.status}.")
-    plan = effective_plan(session, org_id)
+    plan = plan_now(session, scope)
     queue.notify(session.connection())
     session.refresh(job)
     # Last, as in submit: the counter row is locked from here until commit.
-    usage.consume(session, org_id, limit=plan.monthly_quota, now=now)
+    usage.consume(session, scope, limit=plan.monthly_quota, now=now)
     return job
 
 
 def list_artifacts(
-    session: Session, org_id: uuid.UUID, job_id: uuid.UUID, *, type: str | None = None
+    session: Session, scope: OrgScope, job_id: uuid.UUID, *, type: str | None = None
 ) -> list[ContentArtifact]:
-    get_job(session, org_id, job_id)
+    get_job(session, scope, job_id)
     query = select(ContentArtifact).where(ContentArtifact.job_id == job_id)
     if type is not None:
         query = query.where(ContentArtifact.type == type)
     return list(session.execute(query.order_by(ContentArtifact.type, ContentArtifact.id)).scalars())
 
 
-def get_artifact(session: Session, org_id: uuid.UUID, artifact_id: uuid.UUID) -> ContentArtifact:
+def get_artifact(session: Session, scope: OrgScope, artifact_id: uuid.UUID) -> ContentArtifact:
     artifact = session.execute(
-        select(ContentArtifact)
-        .join(ContentJob, ContentJob.id == ContentArtifact.job_id)
-        .where(ContentArtifact.id == artifact_id, ContentJob.org_id == org_id)
+        select(ContentArtifact).where(
+            ContentArtifact.id == artifact_id, scope.where(ContentArtifact.org_id)
+        )
     ).scalar_one_or_none()
     if artifact is None:
         raise ArtifactNotFound("Artifact not found.")

@@ -5,9 +5,17 @@ resolves the org only if the caller belongs to it. An org the caller does not be
 answers 404, exactly like an org that does not exist: no existence leak. Inside an org the
 caller may lack a permission: that answers 403, since the caller already knows the org.
 
+Services that read or write org-owned rows take an `OrgScope`, which only this module asks
+for (polar's `AccessibleOrganizationID` is the model; the type sits in pressroom.db.tenancy,
+below every feature). Making one also scopes the transaction in the database, so
+row-level security admits that org's rows and no other's; the scope's `where()` writes the
+same filter into the query, so a query is correct without the second wall, and the second
+wall holds when a filter is forgotten.
+tests/test_structure.py fails if an org filter is written anywhere else.
+
     @router.get("/orgs/{org_id}/jobs")
     def list_jobs(access: Annotated[OrgAccess, require(Permission.JOBS_READ)], ...):
-        ... query with .where(ContentJob.org_id == access.org_id) ...
+        ... select(ContentJob).where(access.scope.where(ContentJob.org_id)) ...
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import Select, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pressroom.auth.dependencies import CurrentPrincipal
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
+from pressroom.db.base import new_id
 from pressroom.db.deps import DbSession
+from pressroom.db.tenancy import OrgScope, SystemDuty, scope_to_orgs, system_duty
 from pressroom.errors import Forbidden, NotFound
 from pressroom.orgs.models import Membership, Organization, Role
 from pressroom.orgs.permissions import Permission, role_permissions, scope_permissions
@@ -35,6 +46,16 @@ class PermissionDenied(Forbidden):
     code, title = "permission_denied", "Permission denied"
 
 
+def new_org_scope(session: Session) -> OrgScope:
+    """The scope of an org about to be created (its id chosen here) by its first owner."""
+    return scope_to_orgs(session, [new_id()])
+
+
+def invited_org_scope(session: Session, org_id: uuid.UUID) -> OrgScope:
+    """The scope of the org whose invitation the caller has just spent (orgs.invitations)."""
+    return scope_to_orgs(session, [org_id])
+
+
 @dataclass(frozen=True)
 class OrgAccess:
     """An org the caller belongs to, with the caller's role (users) and permissions."""
@@ -43,6 +64,7 @@ class OrgAccess:
     principal: Principal
     role: Role | None
     permissions: frozenset[Permission]
+    scope: OrgScope
 
     @property
     def org_id(self) -> uuid.UUID:
@@ -56,20 +78,30 @@ class OrgAccess:
         return permission in self.permissions
 
 
-def visible_org_ids(principal: Principal) -> Select[uuid.UUID]:
-    """The approved filter: ids of every org the principal may see (use with `.in_()`)."""
+def visible_orgs(session: Session, principal: Principal) -> OrgScope:
+    """Every org the principal may see (the org listing), and the transaction scoped to them."""
     if isinstance(principal, ApiKeyPrincipal):
-        return select(Organization.id).where(Organization.id == principal.org_id)
-    return select(Membership.org_id).where(Membership.user_id == principal.user.id)
+        return scope_to_orgs(session, [principal.org_id])
+    with system_duty(session, SystemDuty.MEMBERSHIPS):
+        org_ids = session.scalars(
+            select(Membership.org_id).where(Membership.user_id == principal.user.id)
+        ).all()
+    return scope_to_orgs(session, list(org_ids))
 
 
 def org_access(org_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> OrgAccess:
     if isinstance(principal, ApiKeyPrincipal):
         # A key acts in its own org only; any other org does not exist for it.
-        org = session.get(Organization, org_id) if principal.org_id == org_id else None
+        if principal.org_id != org_id:
+            raise OrgNotFound("Organization not found.")
+        scope = scope_to_orgs(session, [org_id])
+        org = session.get(Organization, org_id)
         if org is None:
             raise OrgNotFound("Organization not found.")
-        return OrgAccess(org, principal, None, scope_permissions(principal.scopes))
+        return OrgAccess(org, principal, None, scope_permissions(principal.scopes), scope)
+    # Scoped before the membership is proven: the query below is what proves it, and a
+    # caller who is no member gets the 404 and nothing else from this transaction.
+    scope = scope_to_orgs(session, [org_id])
     row = session.execute(
         select(Organization, Membership.role)
         .join(Membership, Membership.org_id == Organization.id)
@@ -79,19 +111,24 @@ def org_access(org_id: uuid.UUID, principal: CurrentPrincipal, session: DbSessio
         raise OrgNotFound("Organization not found.")
     org, role_name = row
     role = Role(role_name)
-    return OrgAccess(org, principal, role, role_permissions(role))
+    return OrgAccess(org, principal, role, role_permissions(role), scope)
 
 
 CurrentOrg = Annotated[OrgAccess, Depends(org_access)]
+
+
+def ensure(access: OrgAccess, permission: Permission) -> OrgAccess:
+    """`access`, if its caller may do `permission` there; else 403 (the caller knows the org)."""
+    if not access.can(permission):
+        raise PermissionDenied(f"This needs the '{permission.value}' permission.")
+    return access
 
 
 def require(permission: Permission) -> Any:
     """`Annotated[OrgAccess, require(Permission.X)]`: the org, if the caller may do X there."""
 
     def dependency(access: CurrentOrg) -> OrgAccess:
-        if not access.can(permission):
-            raise PermissionDenied(f"This needs the '{permission.value}' permission.")
-        return access
+        return ensure(access, permission)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     return Depends(dependency)

@@ -30,7 +30,6 @@ from pressroom.orgs.schemas import (
     InvitationOut,
     MemberOut,
 )
-from pressroom.orgs.service import get_member
 from pressroom.pagination import Page, Pagination
 
 router = APIRouter(tags=["invitations"])
@@ -46,13 +45,15 @@ Inviter = Annotated[OrgAccess, require(Permission.MEMBERS_INVITE)]
 def create_invitation(
     body: InvitationCreate, access: Inviter, session: DbSession, settings: AppSettings
 ) -> InvitationCreated:
-    """Invite an email address. The token is returned once: deliver it to the invitee."""
+    """Invite an email address: the invitee is mailed an accept link. The token is also
+    returned (once), for API-only use."""
     invitation, token = invitations.create_invitation(
         session,
         access,
         email=body.email,
         role=body.role,
         ttl_seconds=settings.invitation_ttl_seconds,
+        public_url=settings.public_url,
     )
     return InvitationCreated(**InvitationOut.model_validate(invitation).model_dump(), token=token)
 
@@ -60,7 +61,7 @@ def create_invitation(
 @router.get("/orgs/{org_id}/invitations", responses=ORG_ERRORS)
 def list_invitations(access: Inviter, session: DbSession, page: Pagination) -> Page[InvitationOut]:
     """Pending invitations (not accepted, revoked or expired)."""
-    items, cursor = invitations.list_invitations(session, access.org_id, page)
+    items, cursor = invitations.list_invitations(session, access.scope, page)
     return Page(items=[InvitationOut.model_validate(i) for i in items], next_cursor=cursor)
 
 
@@ -70,7 +71,7 @@ def list_invitations(access: Inviter, session: DbSession, page: Pagination) -> P
     responses=ORG_ERRORS,
 )
 def revoke_invitation(invitation_id: uuid.UUID, access: Inviter, session: DbSession) -> Response:
-    invitations.revoke_invitation(session, access.org_id, invitation_id)
+    invitations.revoke_invitation(session, access.scope, invitation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -79,9 +80,10 @@ def revoke_invitation(invitation_id: uuid.UUID, access: Inviter, session: DbSess
     responses=error_responses(Unauthorized, UserRequired, NotFound, Conflict, InvalidInput),
 )
 def accept_invitation(body: InvitationAccept, caller: CurrentUser, session: DbSession) -> MemberOut:
-    """Join the organization you were invited to (log in as the invited email first)."""
+    """Join the organization you were invited to (log in as the invited email, and verify
+    it, first)."""
     membership = invitations.accept_invitation(session, caller, body.token)
-    _, user = get_member(session, membership.org_id, caller.user.id)
+    user = caller.user
     return MemberOut(
         user_id=user.id,
         email=user.email,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 
+from pressroom.api_keys.scopes import ApiKeyScope
 from pressroom.orgs.models import Role
 
 
@@ -24,6 +25,7 @@ class Permission(enum.StrEnum):
     USAGE_READ = "usage:read"
     BILLING_READ = "billing:read"
     BILLING_MANAGE = "billing:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 _EVERYONE = frozenset(Role)
@@ -42,18 +44,11 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.USAGE_READ: _EVERYONE,
     Permission.BILLING_READ: _MANAGERS,
     Permission.BILLING_MANAGE: _OWNERS,
+    Permission.WEBHOOKS_MANAGE: _MANAGERS,
 }
 
 
-class ApiKeyScope(enum.StrEnum):
-    """What an API key may be granted: machine work, never managing people, keys or billing."""
-
-    ORG_READ = Permission.ORG_READ.value
-    JOBS_READ = Permission.JOBS_READ.value
-    JOBS_WRITE = Permission.JOBS_WRITE.value
-    USAGE_READ = Permission.USAGE_READ.value
-
-
+# Every scope a key may hold is one of the permissions above (checked on import).
 API_KEY_SCOPES: frozenset[Permission] = frozenset(Permission(s.value) for s in ApiKeyScope)
 
 

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from pressroom.accounts.models import User
 from pressroom.auth.dependencies import CurrentPrincipal, CurrentUser, UserRequired
 from pressroom.auth.principals import UserPrincipal
+from pressroom.auth.users import User
+from pressroom.billing.plans import FREE_PLAN, plan_now, plans_now
 from pressroom.db.deps import DbSession
 from pressroom.errors import (
     Conflict,
@@ -20,7 +21,7 @@ from pressroom.errors import (
     error_responses,
 )
 from pressroom.orgs import service
-from pressroom.orgs.access import CurrentOrg, OrgAccess, require
+from pressroom.orgs.access import CurrentOrg, OrgAccess, require, visible_orgs
 from pressroom.orgs.models import Membership, Organization, Role
 from pressroom.orgs.permissions import Permission
 from pressroom.orgs.schemas import MemberOut, OrgCreate, OrgOut, OrgUpdate, RoleChange
@@ -61,17 +62,18 @@ def create_org(body: OrgCreate, caller: CurrentUser, session: DbSession) -> OrgO
     """Create an organization; you become its owner. It starts on the free plan."""
     org = service.create_org(session, caller, name=body.name)
     session.refresh(org)
-    return _org_out(org, service.FREE_PLAN, Role.OWNER)
+    return _org_out(org, FREE_PLAN, Role.OWNER)
 
 
 @router.get("", responses=error_responses(Unauthorized, InvalidInput))
 def list_orgs(principal: CurrentPrincipal, session: DbSession, page: Pagination) -> Page[OrgOut]:
     """The organizations you belong to (for an API key: its own)."""
-    orgs, cursor = service.list_orgs(session, principal, page)
-    ids = [o.id for o in orgs]
-    plans = service.plans_of(session, ids)
+    scope = visible_orgs(session, principal)
+    orgs, cursor = service.list_orgs(session, scope, page)
+    listed = scope.narrow([o.id for o in orgs])
+    plans = {org_id: plan.name for org_id, plan in plans_now(session, listed).items()}
     roles = (
-        service.roles_in(session, principal, ids) if isinstance(principal, UserPrincipal) else {}
+        service.roles_in(session, principal, listed) if isinstance(principal, UserPrincipal) else {}
     )
     return Page(items=[_org_out(o, plans[o.id], roles.get(o.id)) for o in orgs], next_cursor=cursor)
 
@@ -80,7 +82,7 @@ def list_orgs(principal: CurrentPrincipal, session: DbSession, page: Pagination)
 def get_org(
     access: Annotated[OrgAccess, require(Permission.ORG_READ)], session: DbSession
 ) -> OrgOut:
-    plan = service.plans_of(session, [access.org_id])[access.org_id]
+    plan = plan_now(session, access.scope).name
     return _org_out(access.org, plan, access.role)
 
 
@@ -92,7 +94,7 @@ def update_org(
 ) -> OrgOut:
     org = service.update_org(session, access, name=body.name)
     session.refresh(org)
-    plan = service.plans_of(session, [access.org_id])[access.org_id]
+    plan = plan_now(session, access.scope).name
     return _org_out(org, plan, access.role)
 
 
@@ -102,7 +104,7 @@ def list_members(
     session: DbSession,
     page: Pagination,
 ) -> Page[MemberOut]:
-    members, cursor = service.list_members(session, access.org_id, page)
+    members, cursor = service.list_members(session, access.scope, page)
     return Page(items=[_member_out(m, u) for m, u in members], next_cursor=cursor)
 
 

@@ -12,18 +12,14 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pressroom.accounts.models import User
-from pressroom.auth.principals import Principal, UserPrincipal
-from pressroom.billing.models import Subscription
+from pressroom.auth.principals import UserPrincipal
+from pressroom.auth.users import User
+from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, NotFound
-from pressroom.orgs.access import OrgAccess, PermissionDenied, visible_org_ids
+from pressroom.orgs.access import OrgAccess, PermissionDenied, new_org_scope
 from pressroom.orgs.models import Membership, Organization, Role
 from pressroom.orgs.permissions import Permission
 from pressroom.pagination import PageParams, page_of
-
-FREE_PLAN = "free"
-# Subscription states in which the paid plan applies (past_due: during the grace period).
-LIVE_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due")
 
 
 class MemberNotFound(NotFound):
@@ -36,45 +32,29 @@ class LastOwner(Conflict):
 
 def create_org(session: Session, caller: UserPrincipal, *, name: str) -> Organization:
     """A new org on the free plan (no subscription row), with the caller as its owner."""
-    org = Organization(name=name)
+    scope = new_org_scope(session)
+    org = Organization(id=scope.org_id, name=name)
     session.add(org)
     session.flush()
-    session.add(Membership(org_id=org.id, user_id=caller.user.id, role=Role.OWNER))
+    session.add(Membership(org_id=scope.org_id, user_id=caller.user.id, role=Role.OWNER))
     session.flush()
     return org
 
 
 def list_orgs(
-    session: Session, principal: Principal, page: PageParams
+    session: Session, scope: OrgScope, page: PageParams
 ) -> tuple[list[Organization], str | None]:
-    query = select(Organization).where(Organization.id.in_(visible_org_ids(principal)))
+    query = select(Organization).where(scope.where(Organization.id))
     return page_of(session, query, Organization.id, page)
 
 
-def roles_in(
-    session: Session, caller: UserPrincipal, org_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, Role]:
+def roles_in(session: Session, caller: UserPrincipal, scope: OrgScope) -> dict[uuid.UUID, Role]:
     rows = session.execute(
         select(Membership.org_id, Membership.role).where(
-            Membership.user_id == caller.user.id, Membership.org_id.in_(org_ids)
+            Membership.user_id == caller.user.id, scope.where(Membership.org_id)
         )
     )
     return {org_id: Role(role) for org_id, role in rows}
-
-
-def plans_of(session: Session, org_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Each org's plan: that of its live subscription, else free."""
-    rows = session.execute(
-        select(Subscription.org_id, Subscription.plan)
-        .where(
-            Subscription.org_id.in_(org_ids),
-            Subscription.status.in_(LIVE_SUBSCRIPTION_STATUSES),
-        )
-        .order_by(Subscription.updated_at)
-    )
-    # Later rows win: an org with two live subscriptions gets the newest one's plan.
-    plans = {org_id: plan for org_id, plan in rows}
-    return {org_id: plans.get(org_id, FREE_PLAN) for org_id in org_ids}
 
 
 def update_org(session: Session, access: OrgAccess, *, name: str | None) -> Organization:
@@ -85,9 +65,9 @@ def update_org(session: Session, access: OrgAccess, *, name: str | None) -> Orga
 
 
 def list_members(
-    session: Session, org_id: uuid.UUID, page: PageParams
+    session: Session, scope: OrgScope, page: PageParams
 ) -> tuple[list[tuple[Membership, User]], str | None]:
-    query = select(Membership).where(Membership.org_id == org_id)
+    query = select(Membership).where(scope.where(Membership.org_id))
     memberships, cursor = page_of(session, query, Membership.id, page)
     users = {
         u.id: u
@@ -96,29 +76,29 @@ def list_members(
     return [(m, users[m.user_id]) for m in memberships], cursor
 
 
-def get_member(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Membership, User]:
+def get_member(session: Session, scope: OrgScope, user_id: uuid.UUID) -> tuple[Membership, User]:
     row = session.execute(
         select(Membership, User)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == org_id, Membership.user_id == user_id)
+        .where(scope.where(Membership.org_id), Membership.user_id == user_id)
     ).first()
     if row is None:
         raise MemberNotFound("Member not found.")
     return row[0], row[1]
 
 
-def _lock_memberships(session: Session, org_id: uuid.UUID) -> None:
+def _lock_memberships(session: Session, scope: OrgScope) -> None:
     # Role changes in one org queue behind each other, so two owners demoting each other
     # at the same moment cannot leave the org with none.
-    session.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
+    session.execute(select(Organization.id).where(scope.where(Organization.id)).with_for_update())
 
 
-def _owner_count(session: Session, org_id: uuid.UUID) -> int:
+def _owner_count(session: Session, scope: OrgScope) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(Membership)
-            .where(Membership.org_id == org_id, Membership.role == Role.OWNER)
+            .where(scope.where(Membership.org_id), Membership.role == Role.OWNER)
         )
         or 0
     )
@@ -135,11 +115,11 @@ def _check_may_manage(access: OrgAccess, target: Membership, new_role: Role | No
 def change_role(
     session: Session, access: OrgAccess, user_id: uuid.UUID, role: Role
 ) -> tuple[Membership, User]:
-    _lock_memberships(session, access.org_id)
-    membership, user = get_member(session, access.org_id, user_id)
+    _lock_memberships(session, access.scope)
+    membership, user = get_member(session, access.scope, user_id)
     _check_may_manage(access, membership, role)
     demoting_owner = membership.role == Role.OWNER and role != Role.OWNER
-    if demoting_owner and _owner_count(session, access.org_id) <= 1:
+    if demoting_owner and _owner_count(session, access.scope) <= 1:
         raise LastOwner("The last owner cannot be demoted; make someone else owner first.")
     membership.role = role
     session.flush()
@@ -148,12 +128,12 @@ def change_role(
 
 def remove_member(session: Session, access: OrgAccess, user_id: uuid.UUID) -> None:
     """Remove someone (needs members:manage), or leave (anyone, for themselves)."""
-    _lock_memberships(session, access.org_id)
-    membership, _ = get_member(session, access.org_id, user_id)
+    _lock_memberships(session, access.scope)
+    membership, _ = get_member(session, access.scope, user_id)
     leaving = access.user is not None and access.user.user.id == user_id
     if not leaving:
         _check_may_manage(access, membership, None)
-    if membership.role == Role.OWNER and _owner_count(session, access.org_id) <= 1:
+    if membership.role == Role.OWNER and _owner_count(session, access.scope) <= 1:
         raise LastOwner("The last owner cannot leave or be removed; make someone else owner first.")
     session.delete(membership)
     session.flush()

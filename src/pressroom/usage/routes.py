@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from pressroom.billing.plans import effective_plan
 from pressroom.db.deps import DbSession
 from pressroom.errors import NotFound, error_responses
 from pressroom.orgs.access import OrgAccess, require
 from pressroom.orgs.permissions import Permission
 from pressroom.usage import service
-from pressroom.usage.models import UsageCounter
 
 router = APIRouter(prefix="/orgs/{org_id}", tags=["usage"])
 
@@ -41,21 +38,13 @@ class UsageOut(BaseModel):
 def get_usage(
     access: Annotated[OrgAccess, require(Permission.USAGE_READ)], session: DbSession
 ) -> UsageOut:
-    period = service.period_of(datetime.now(UTC))
-    plan = effective_plan(session, access.org_id)
-    rows = session.execute(
-        select(UsageCounter.period_month, UsageCounter.jobs_used)
-        .where(UsageCounter.org_id == access.org_id, UsageCounter.period_month <= period)
-        .order_by(UsageCounter.period_month.desc())
-        .limit(HISTORY_MONTHS + 1)
-    ).all()
-    used = next((n for month, n in rows if month == period), 0)
+    summary = service.summary(session, access.scope, history_months=HISTORY_MONTHS)
     return UsageOut(
-        plan=plan.name,
-        period_month=period,
-        jobs_used=used,
-        jobs_limit=plan.monthly_quota,
-        jobs_remaining=max(plan.monthly_quota - used, 0),
-        resets_at=service.period_reset_at(period),
-        history=[MonthUsage(period_month=m, jobs_used=n) for m, n in rows if m != period],
+        plan=summary.plan,
+        period_month=summary.period,
+        jobs_used=summary.used,
+        jobs_limit=summary.limit,
+        jobs_remaining=summary.remaining,
+        resets_at=summary.resets_at,
+        history=[MonthUsage(period_month=m, jobs_used=n) for m, n in summary.history],
     )

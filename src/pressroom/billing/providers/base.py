@@ -1,7 +1,7 @@
 """What a payment provider plugs into: verify a delivery, parse it, say what it changes.
 
 A provider turns its own event shapes into the few provider-neutral changes below; the
-inbox (`billing.inbox`) and the subscription rules (`billing.service`) never look at a
+inbox (`billing.inbox`) and the subscription rules (`billing.subscriptions`) never look at a
 provider's JSON. Adding a provider is one module here plus one line in `registry.py`.
 """
 

@@ -1,10 +1,12 @@
 """The outcome recorder (River's jobcompleter): writes finished runs' outcomes in batches.
 
 Finished jobs are handed to one thread, which writes all the outcomes waiting for it in
-one transaction (each still guarded by its own lease token), so a burst of short jobs
-costs a commit per batch, not per job, and the next claim overlaps the last batch's
-commit. A job keeps its lease (and its org's slot) until its outcome is written. Every
-outcome is logged once: job id, kind, duration, outcome.
+one transaction (each still guarded by its own lease token) and, in that same
+transaction, claims the next jobs for the worker's free threads: a burst of short jobs
+costs one commit per batch of outcomes and claims, not one per job plus one per claim.
+A job keeps its lease (and its org's slot) until its outcome is written; the claim runs
+after the writes in the transaction, so it sees those slots free and the limits hold.
+Every outcome is logged once: job id, kind, duration, outcome.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from queue import Empty, SimpleQueue
 
 from sqlalchemy import Connection, Engine
 
 from pressroom.jobs import metrics, queue
-from pressroom.jobs.worker.inflight import Finished, InFlightTable
+from pressroom.jobs.worker.inflight import Finished, InFlight, InFlightTable
 from pressroom.jobs.worker.outcomes import Outcome
 
 log = logging.getLogger("pressroom.worker")
@@ -27,10 +29,24 @@ log = logging.getLogger("pressroom.worker")
 _MAX_BATCH = 256
 
 
+# Claims jobs in the given transaction, `recorded` outcomes being written in it (the
+# worker's claim); the claims are counted in flight at once and started by `start` only
+# after the transaction commits.
+ClaimIn = Callable[[Connection, int], list[InFlight]]
+
+
 class Completer:
-    def __init__(self, engine: Engine, inflight: InFlightTable) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        inflight: InFlightTable,
+        claim_in: ClaimIn | None = None,
+        start: Callable[[list[InFlight]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.inflight = inflight
+        self.claim_in = claim_in
+        self.start = start
         self._finished: SimpleQueue[Finished] = SimpleQueue()
 
     def put(self, finished: Finished) -> None:
@@ -58,11 +74,16 @@ class Completer:
         ]
         written: dict[uuid.UUID, Outcome] = {}
         failed: set[uuid.UUID] = set()
+        claimed: list[InFlight] = []
         try:
             if todo:
                 with self.engine.begin() as conn:
                     written = self._write(conn, todo)
+                    if self.claim_in is not None:
+                        claimed = self.claim_in(conn, len(batch))
         except Exception:
+            self.inflight.discard(claimed)  # rolled back with the outcomes: never ran
+            claimed = []
             if len(todo) == 1:
                 raise
             for f in todo:
@@ -81,6 +102,8 @@ class Completer:
                 outcomes[job_id] = written[job_id]
             else:  # the lease was lost (or released on shutdown), or the write failed
                 outcomes[job_id] = Outcome.ERROR if job_id in failed else Outcome.LOST
+        if claimed and self.start is not None:
+            self.start(claimed)
         self._done(outcomes, batch)
 
     @staticmethod

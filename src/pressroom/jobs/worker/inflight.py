@@ -45,7 +45,7 @@ class InFlightTable:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.wake = threading.Event()  # a NOTIFY arrived or a slot was freed
+        self.wake = threading.Event()  # a NOTIFY arrived or slots were freed
         self._entries: dict[uuid.UUID, InFlight] = {}
         self._executing = 0
 
@@ -57,6 +57,14 @@ class InFlightTable:
     def finished_running(self) -> None:
         with self.lock:
             self._executing -= 1
+        self.wake.set()
+
+    def discard(self, entries: list[InFlight]) -> None:
+        """Undo `add` for claims whose transaction did not commit (they never ran)."""
+        with self.lock:
+            for entry in entries:
+                if self._entries.pop(entry.claim.id, None) is not None:
+                    self._executing -= 1
         self.wake.set()
 
     def forget(self, job_ids: list[uuid.UUID]) -> None:

@@ -1,10 +1,14 @@
 """`pressroom worker`'s claim loop: claims jobs when threads are free and runs them.
 
-One process runs `concurrency` jobs at once on threads. The main thread claims work when
-threads are free and sleeps on an event that the listener thread sets on each NOTIFY (and
-a job sets when it frees its thread), with a poll timeout for delayed retries. A
-cancellation request arrives as a NOTIFY too, and stops its run at once. Outcomes go to
-the completer; heartbeats and rescues are maintenance's.
+One process runs `concurrency` jobs at once on threads. Two claimers share the free
+threads (under one lock, so they never claim the same thread twice): the completer,
+which claims the next jobs in the very transaction that records finished ones (one
+commit for a batch of outcomes and claims), and the main thread, which claims for threads
+free otherwise (start-up, after idling, while the completer's transaction is under way)
+and sleeps on an event that the listener thread sets on each NOTIFY (and a job sets when
+it frees its thread), with a poll timeout for delayed retries. A cancellation request
+arrives as a NOTIFY too, and stops its run at once. Heartbeats and rescues are
+maintenance's.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from types import FrameType
 
 import psycopg
 from psycopg import errors as pg_errors
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from pressroom import tracing
+from pressroom.config import get_settings
 from pressroom.db.errors import short_error
-from pressroom.db.url import to_libpq_url
+from pressroom.db.pooler import listen_url
 from pressroom.jobs import metrics, queue
 from pressroom.jobs.queue import ConcurrencyPolicy, Success
 from pressroom.jobs.runner import Canceled, JobFailed, Runner
@@ -58,6 +64,7 @@ class WorkerConfig:
     shutdown_grace: float = 30.0
     stats_interval: float = 5.0
     connect_timeout: float = 10.0  # the listener's own connection
+    retention_interval: float = 0.0  # seconds between retention passes; 0: none
 
 
 class Worker:
@@ -78,9 +85,15 @@ class Worker:
         self.inflight = InFlightTable()
         self._stopping = threading.Event()
         self._told_not_migrated = False
-        self.completer = Completer(engine, self.inflight)
+        self._claim_lock = threading.Lock()  # the main loop and the completer both claim
+        self.completer = Completer(engine, self.inflight, self._claim_in, self._start)
         self.maintenance = Maintenance(
-            engine, self.inflight, self.retry_policy, self.config.lease_seconds, self._stopping
+            engine,
+            self.inflight,
+            self.retry_policy,
+            self.config.lease_seconds,
+            self._stopping,
+            self.config.retention_interval,
         )
         self._pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="job")
 
@@ -103,6 +116,7 @@ class Worker:
             (self.maintenance.heartbeat_loop, "heartbeat"),
             (self._listen_loop, "listener"),
             (self.completer.run, "completer"),
+            (self.maintenance.retention_loop, "retention"),
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
         try:
@@ -155,12 +169,15 @@ class Worker:
         log.warning("database unavailable, retrying: %s", short_error(exc))
         return _DATABASE_RETRY_SECONDS
 
-    def _free_threads(self) -> int:
-        """Threads to claim for, unless the completer has fallen behind (then none)."""
+    def _free_threads(self, recorded: int = 0) -> int:
+        """Threads to claim for, unless too many finished jobs wait for their outcome's
+        write (then none); `recorded` outcomes being written in the caller's transaction
+        no longer wait."""
         claimed, executing = self.inflight.counts()
-        unrecorded = claimed - executing
-        free = self.config.concurrency - executing
-        return free if unrecorded < _MAX_UNRECORDED_PER_THREAD * self.config.concurrency else 0
+        unrecorded = claimed - executing - recorded
+        if unrecorded >= _MAX_UNRECORDED_PER_THREAD * self.config.concurrency:
+            return 0
+        return max(0, self.config.concurrency - executing)
 
     def _coalesce(self) -> int:
         """With most threads busy, give the others a moment to finish: one claim for many
@@ -178,7 +195,9 @@ class Worker:
     def _listen_loop(self) -> None:
         """Turn NOTIFYs into wake-ups and cancellations; reconnect (and wake, in case one
         was missed) after the connection drops."""
-        url = to_libpq_url(self.engine.url.render_as_string(False))
+        url = listen_url(self.engine, get_settings())
+        if url is None:
+            return  # behind a pooler with no direct connection: the claim loop polls
         conn: psycopg.Connection[tuple[object, ...]] | None = None
         while not self._stopping.is_set():
             try:
@@ -214,8 +233,25 @@ class Worker:
     # -- claiming and running --------------------------------------------------------------
 
     def _claim(self, free: int) -> int:
-        started = time.perf_counter()
-        with self.engine.begin() as conn:
+        entries: list[InFlight] = []
+        try:
+            with self.engine.begin() as conn:
+                entries = self._claim_in(conn, 0)
+        except BaseException:
+            self.inflight.discard(entries)
+            raise
+        self._start(entries)
+        return len(entries)
+
+    def _claim_in(self, conn: Connection, recorded: int) -> list[InFlight]:
+        """Claim for the free threads in the caller's transaction. The claims take their
+        threads at once (so the other claimer can't take them too); `_start` runs them once
+        the transaction has committed, and a rollback must `discard` them."""
+        with self._claim_lock:
+            free = self._free_threads(recorded)
+            if free <= 0 or self._stopping.is_set():
+                return []
+            started = time.perf_counter()
             claims = queue.claim(
                 conn,
                 worker_id=self.worker_id,
@@ -223,12 +259,15 @@ class Worker:
                 lease_seconds=self.config.lease_seconds,
                 policy=self.policy,
             )
-        metrics.CLAIM_LATENCY.observe(time.perf_counter() - started)
-        for claim in claims:
-            entry = InFlight(claim, threading.Event())
-            self.inflight.add(entry)
+            metrics.CLAIM_LATENCY.observe(time.perf_counter() - started)
+            entries = [InFlight(claim, threading.Event()) for claim in claims]
+            for entry in entries:
+                self.inflight.add(entry)
+        return entries
+
+    def _start(self, entries: list[InFlight]) -> None:
+        for entry in entries:
             self._pool.submit(self._execute, entry)
-        return len(claims)
 
     def _execute(self, entry: InFlight) -> None:
         try:
@@ -249,7 +288,8 @@ class Worker:
         if entry.cancel_requested:
             return canceled
         try:
-            result = self.runner(claim, entry.stop.is_set)
+            with tracing.span("job.run", {"job.id": str(claim.id)}, parent=claim.trace_context):
+                result = self.runner(claim, entry.stop.is_set)
         except Canceled:
             return canceled
         except JobFailed as exc:

@@ -10,7 +10,7 @@ import threading
 from sqlalchemy import Engine
 
 from pressroom.db.errors import short_error
-from pressroom.jobs import metrics, queue
+from pressroom.jobs import metrics, queue, retention
 from pressroom.jobs.worker.inflight import InFlightTable
 from pressroom.jobs.worker.retry_policy import RetryPolicy
 
@@ -25,12 +25,19 @@ class Maintenance:
         policy: RetryPolicy,
         lease_seconds: float,
         stopping: threading.Event,
+        retention_interval: float = 0.0,
     ) -> None:
         self.engine = engine
         self.inflight = inflight
         self.policy = policy
         self.lease_seconds = lease_seconds
         self.stopping = stopping
+        self.retention_interval = retention_interval
+
+    def retention_loop(self) -> None:
+        """Prune expired job content (jobs/retention.py); on its own thread so claims and
+        heartbeats never wait for it."""
+        retention.run_periodically(self.engine, self.stopping, self.retention_interval)
 
     def heartbeat_loop(self) -> None:
         interval = self.lease_seconds / 3

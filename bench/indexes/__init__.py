@@ -1,0 +1,1 @@
+"""The seed's index migration measured before and after (`make bench-indexes`)."""

@@ -1,0 +1,1 @@
+"""Organization API keys: the machine credential, and the routes that manage it."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: ASGI middlewares and request dependencies shared by every feature."""

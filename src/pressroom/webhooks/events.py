@@ -1,0 +1,185 @@
+"""The events we announce (docs/webhooks.md is their catalogue) and the fan-out that
+writes one outbox delivery per subscribed endpoint, in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import Uuid
+
+from pressroom.config import get_settings
+from pressroom.db.base import new_id
+
+# Version of every payload's shape; a breaking change gets a new number (docs/webhooks.md).
+PAYLOAD_VERSION = 1
+EVENT_TYPES = (
+    "job.succeeded",
+    "job.failed",
+    "job.canceled",
+    "usage.threshold",
+    "subscription.updated",
+)
+PING = "ping"  # sent only by POST .../test, whatever the endpoint subscribes to
+USAGE_THRESHOLDS = (80, 100)
+_EVENT_NAMESPACE = uuid.UUID("6f1d0c8e-5b7a-4f0e-9a51-1d2c3b4a5e6f")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    org_id: uuid.UUID
+    type: str
+    data: Mapping[str, Any]
+    id: uuid.UUID = field(default_factory=new_id)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def envelope(self) -> dict[str, Any]:
+        """The Standard Webhooks payload: type, timestamp, data (plus our version)."""
+        return {
+            "type": self.type,
+            "timestamp": self.occurred_at.isoformat(),
+            "version": PAYLOAD_VERSION,
+            "data": _jsonable(self.data),
+        }
+
+
+_FAN_OUT = text(
+    """
+    INSERT INTO outbox_messages (id, org_id, lane, channel, event_id, event_type, endpoint_id,
+                                 payload)
+    SELECT gen_random_uuid(), e.org_id, e.org_id, 'webhook', ev.id, ev.type, e.id,
+           CAST(ev.payload AS jsonb)
+    FROM unnest(:ids, :org_ids, :types, :payloads) AS ev(id, org_id, type, payload)
+    JOIN webhook_endpoints e ON e.org_id = ev.org_id AND e.enabled
+         AND (e.event_types = '{}' OR ev.type = ANY(e.event_types))
+    ON CONFLICT (endpoint_id, event_id) DO NOTHING
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid())),
+    bindparam("org_ids", type_=ARRAY(Uuid())),
+    bindparam("types", type_=ARRAY(Text())),
+    bindparam("payloads", type_=ARRAY(Text())),
+)
+
+
+def emit(db: Session | Connection, events: Sequence[Event]) -> None:
+    """One statement for any number of events; an org with no endpoint costs an index probe."""
+    if not events:
+        return
+    db.execute(
+        _FAN_OUT,
+        {
+            "ids": [e.id for e in events],
+            "org_ids": [e.org_id for e in events],
+            "types": [e.type for e in events],
+            "payloads": [json.dumps(e.envelope()) for e in events],
+        },
+    )
+
+
+# -- the seams: one call each ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: uuid.UUID
+    org_id: uuid.UUID
+    kind: str
+    status: str  # succeeded | failed | canceled
+    error: str | None = None
+    usage: Mapping[str, Any] | None = None
+    artifacts: Sequence[tuple[uuid.UUID, str, str]] = ()  # (id, type, media type)
+
+
+def job_events(outcomes: Sequence[JobOutcome]) -> list[Event]:
+    base = get_settings().public_url.rstrip("/")
+    return [
+        Event(
+            o.org_id,
+            f"job.{o.status}",
+            {
+                "job_id": o.job_id,
+                "org_id": o.org_id,
+                "kind": o.kind,
+                "status": o.status,
+                "error": o.error,
+                "usage": dict(o.usage) if o.usage else None,
+                "artifacts": [
+                    {
+                        "id": a_id,
+                        "type": a_type,
+                        "media_type": media_type,
+                        "url": f"{base}/v1/orgs/{o.org_id}/artifacts/{a_id}/content",
+                    }
+                    for a_id, a_type, media_type in o.artifacts
+                ],
+            },
+        )
+        for o in outcomes
+    ]
+
+
+def announce_jobs(db: Session | Connection, outcomes: Sequence[JobOutcome]) -> None:
+    """job.succeeded / job.failed / job.canceled, where the outcome is written."""
+    emit(db, job_events(outcomes))
+
+
+def announce_usage(
+    db: Session | Connection,
+    org_id: uuid.UUID,
+    period: date,
+    *,
+    before: int,
+    after: int,
+    limit: int,
+) -> None:
+    """usage.threshold when this consumption crossed 80 % or 100 % of the month's quota.
+    The event id is derived from (org, month, threshold): a threshold crossed again after
+    a refund is the same event, which each endpoint receives once."""
+    if limit <= 0:
+        return
+    events = [
+        Event(
+            org_id,
+            "usage.threshold",
+            {
+                "org_id": org_id,
+                "period": period,
+                "threshold_percent": pct,
+                "used": after,
+                "limit": limit,
+            },
+            id=uuid.uuid5(_EVENT_NAMESPACE, f"usage.threshold:{org_id}:{period}:{pct}"),
+        )
+        for pct in USAGE_THRESHOLDS
+        if before * 100 < pct * limit <= after * 100
+    ]
+    emit(db, events)
+
+
+def announce_subscription(
+    db: Session | Connection, org_id: uuid.UUID, provider: str, state: Mapping[str, Any]
+) -> None:
+    """subscription.updated, whenever the stored subscription changed."""
+    keys = ("plan", "status", "current_period_end", "cancel_at_period_end", "canceled_at")
+    data = {"org_id": org_id, "provider": provider, **{k: state.get(k) for k in keys}}
+    emit(db, [Event(org_id, "subscription.updated", data)])

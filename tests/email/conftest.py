@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from tests.http import client
+
+__all__ = ["client"]
