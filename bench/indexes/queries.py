@@ -82,7 +82,8 @@ PATTERNS: tuple[Pattern, ...] = (
         20,
         _NEWEST_50,
         "org",
-        "idx_content_jobs_org_created_desc",
+        # An index-only scan of the org's (org_id, status) entries (0607bc5b8546).
+        "idx_content_jobs_org_status",
     ),
     Pattern(
         "newest_big",
@@ -126,7 +127,8 @@ ORDER BY created_at DESC, id DESC LIMIT 50""",
         10,
         "SELECT status, count(*) FROM content_jobs WHERE org_id = %(org)s GROUP BY status",
         "org",
-        "idx_content_jobs_org_created_desc",
+        # An index-only scan of the org's (org_id, status) entries (0607bc5b8546).
+        "idx_content_jobs_org_status",
     ),
     Pattern(
         "counts_big",
@@ -136,7 +138,7 @@ ORDER BY created_at DESC, id DESC LIMIT 50""",
         10,
         "SELECT status, count(*) FROM content_jobs WHERE org_id = %(org)s GROUP BY status",
         "big_org",
-        None,
+        "idx_content_jobs_org_status",
     ),
     Pattern(
         "counts_all",

@@ -256,9 +256,7 @@ def worker(
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port)
     tracing.configure(settings)
-    # The worker claims, finishes and rescues every org's jobs: its standing duty.
-    engine = system_engine(get_engine(), SystemDuty.WORKER)
-    runner = Worker(engine, runner_for(settings), concurrency_policy(), config)
+    runner = Worker(get_engine(), runner_for(settings), concurrency_policy(), config)
     runner.install_signal_handlers()
     try:
         outbox = delivery_loop(system_engine(get_engine(), SystemDuty.OUTBOX), settings)

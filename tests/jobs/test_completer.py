@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ConcurrencyPolicy, Success
 from pressroom.jobs.worker.completer import Completer
@@ -22,7 +23,8 @@ POLICY = ConcurrencyPolicy(max_running_by_plan={}, default_max_running=3)
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=4)
-    yield engine
+    # These tests play the worker: its engine's standing duty.
+    yield system_engine(engine, SystemDuty.WORKER)
     engine.dispose()
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.http import PASSWORD, unique_email
+from tests.http import PASSWORD, queued_mail, unique_email
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -27,10 +27,17 @@ def post_form(
     return client.post(action, data={**data, "csrf_token": token}, follow_redirects=False, **kwargs)
 
 
-def web_signup(client: TestClient, email: str | None = None) -> str:
+def web_signup(client: TestClient, email: str | None = None, *, verify: bool = True) -> str:
+    """A new account, signed in; verified (through the verify page, with the token of its
+    e-mail) unless `verify=False`: an unverified account may not accept invitations."""
     email = email or unique_email("web")
     response = post_form(client, "/signup", "/signup", {"email": email, "password": PASSWORD})
     assert response.status_code == 303, response.text
+    if verify:
+        token = queued_mail(client, email, "verify_email")["token"]
+        page = f"/verify-email?token={token}"
+        verified = post_form(client, page, "/verify-email", {"token": token})
+        assert verified.status_code == 303, verified.text
     return email
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from pressroom.db.tenancy import SystemDuty, system_engine
 from tests.http import PASSWORD, unique_email
 from tests.web.browser import Dashboard
 
@@ -60,6 +62,21 @@ class Pages:
         self.page.get_by_label("Password").fill(PASSWORD)
         self.page.get_by_role("button", name="Sign up").click()
         self.page.wait_for_url(re.compile(r"/orgs$"))
+
+
+def _verify_link(dashboard: Dashboard, email: str) -> str:
+    """The link of the verification e-mail queued for `email`, as its reader would open it."""
+    engine = system_engine(dashboard.engine, SystemDuty.MAINTENANCE)
+    with engine.connect() as conn:
+        url = conn.execute(
+            text(
+                "SELECT payload -> 'context' ->> 'verify_url' FROM outbox_messages"
+                " WHERE payload ->> 'to' = :to AND payload ->> 'template' = 'verify_email'"
+                " ORDER BY created_at DESC LIMIT 1"
+            ),
+            {"to": email},
+        ).scalar_one()
+    return dashboard.url + "/verify-email" + str(url).split("/verify-email", 1)[1]
 
 
 def _shots() -> Path | None:
@@ -170,6 +187,11 @@ def test_the_whole_route(dashboard: Dashboard, browser: Any) -> None:
     member.page.get_by_label("Password").fill(PASSWORD)
     member.page.get_by_role("button", name="Sign up").click()
     member.page.wait_for_url(re.compile(r"/invitations/accept\?token="))
+    # Only a verified address may join an org: the link of the verification e-mail first.
+    member.page.goto(_verify_link(dashboard, member_email))
+    member.page.get_by_role("button", name="Verify").click()
+    member.page.wait_for_url(re.compile(r"/account"))
+    member.page.goto(link)
     member.page.get_by_role("button", name="Accept invitation").click()
     member.page.wait_for_url(re.compile(r"/jobs$"))
     assert member.page.get_by_role("link", name="Billing").count() == 0

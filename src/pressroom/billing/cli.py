@@ -82,7 +82,9 @@ def set_plan_command(
         raise typer.Exit(2)
     catalog, engine = _catalog_and_engine()
     try:
-        with unit_of_work(sessionmaker(bind=engine)) as session:
+        # An operator's command names its org itself: it runs as maintenance.
+        factory = sessionmaker(bind=system_engine(engine, SystemDuty.MAINTENANCE))
+        with unit_of_work(factory) as session:
             dev_plan.set_plan(session, org_id, plan, catalog)
     except AppError as exc:
         typer.echo(f"error: {exc.detail}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg.errors as pg_errors
 from sqlalchemy.engine import make_url
 
 CONNECT_TIMEOUT_SETTING = "PRESSROOM_DB_CONNECT_TIMEOUT_SECONDS"
@@ -11,6 +12,14 @@ def short_error(exc: BaseException) -> str:
     """The first line of a (database) error, for a one-line log."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def never_migrated(exc: BaseException) -> bool:
+    """The schema is missing: a table, or the runtime role its first migrations create."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, pg_errors.UndefinedTable):
+        return True
+    return isinstance(orig, pg_errors.InvalidParameterValue) and "pressroom_app" in str(orig)
 
 
 def describe_connection_error(url: str, exc: BaseException) -> str:

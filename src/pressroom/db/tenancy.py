@@ -122,9 +122,24 @@ class OrgScope:
         return column.in_(self.org_ids)
 
 
+_SCOPE_KEY = "pressroom.org_scope"
+
+
 def scope_to_orgs(session: Session, org_ids: Iterable[uuid.UUID]) -> OrgScope:
     """Only pressroom.orgs.access calls this, once it has proven the caller's access
     (tests/test_structure.py): the transaction now sees these orgs' rows, and no other's."""
     ids = tuple(org_ids)
     _set(session, _SET_ORGS, {"orgs": ",".join(str(i) for i in ids)})
-    return OrgScope(ids, _MINT)
+    scope = OrgScope(ids, _MINT)
+    session.info[_SCOPE_KEY] = scope
+    return scope
+
+
+def rollback_in_scope(session: Session) -> None:
+    """Roll back what the request wrote, but keep its proven scope for what it shows next
+    (a form with its errors): the setting died with the transaction, and the entities the
+    page still reads would otherwise reload as rows row-level security hides."""
+    session.rollback()
+    scope: OrgScope | None = session.info.get(_SCOPE_KEY)
+    if scope is not None:
+        scope.enter(session)

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pressroom.billing.plans import FREE_PLAN, PlanCatalog, get_catalog
 from pressroom.config import get_settings
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 
 log = logging.getLogger("pressroom.retention")
@@ -132,7 +133,7 @@ class Pruner:
         orgs_per_batch: int = 200,
         catalog: PlanCatalog | None = None,
     ) -> None:
-        self.engine = engine
+        self.engine = system_engine(engine, SystemDuty.MAINTENANCE)  # every org's old jobs
         self.batch_size = batch_size
         self.orgs_per_batch = orgs_per_batch
         self.catalog = catalog
@@ -182,7 +183,7 @@ class Pruner:
 
 def pending(engine: Engine, catalog: PlanCatalog | None = None) -> PruneResult:
     """What pruning would take now (jobs, artifacts, bytes), changing nothing."""
-    with engine.connect() as conn:
+    with system_engine(engine, SystemDuty.MAINTENANCE).connect() as conn:
         jobs, artifacts, size = conn.execute(_DRY_RUN, _params(catalog or get_catalog())).one()
     result = PruneResult()
     result.add(int(jobs), int(artifacts), int(size))

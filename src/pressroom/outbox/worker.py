@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from pressroom.config import Settings
+from pressroom.db.errors import never_migrated, short_error
 from pressroom.outbox import metrics, queue
 from pressroom.outbox.queue import Delivery
 from pressroom.outbox.retry import RetryPolicy
@@ -111,7 +112,9 @@ class DeliveryLoop:
                     self._wake.wait(self.config.poll_interval)
                     self._wake.clear()
                 except (DBAPIError, psycopg.Error) as exc:
-                    log.warning("outbox: database unavailable: %s", str(exc).splitlines()[0])
+                    # An unmigrated database is the job loop's to report, once.
+                    if not never_migrated(exc):
+                        log.warning("outbox: database unavailable: %s", short_error(exc))
                     self._stopping.wait(1.0)
         finally:
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -28,7 +28,7 @@ from pressroom.auth.principals import UserPrincipal
 from pressroom.billing.plans import plan_now
 from pressroom.config import Settings
 from pressroom.db.session import unit_of_work
-from pressroom.db.tenancy import OrgScope
+from pressroom.db.tenancy import OrgScope, rollback_in_scope
 from pressroom.errors import AppError, Forbidden
 from pressroom.orgs.access import OrgAccess, ensure, org_access
 from pressroom.orgs.permissions import Permission
@@ -164,7 +164,7 @@ def field_errors(exc: AppError | ValidationError) -> dict[str, str]:
 
 def rejected(session: Session, exc: AppError | ValidationError) -> dict[str, str]:
     """The form's errors; nothing the failed action wrote may be committed."""
-    session.rollback()
+    rollback_in_scope(session)
     return field_errors(exc)
 
 
@@ -256,7 +256,7 @@ class WebRoute(APIRoute):
             except AppError as exc:
                 db: Session | None = getattr(request.state, "db", None)
                 if db is not None:
-                    db.rollback()
+                    rollback_in_scope(db)
                 response = _error_page(request, exc.status, exc.title, exc.detail)
                 response.headers.update(exc.headers)
             settings = settings_of(request)

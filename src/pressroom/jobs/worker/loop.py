@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from types import FrameType
 
 import psycopg
-from psycopg import errors as pg_errors
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from pressroom import tracing
 from pressroom.config import get_settings
-from pressroom.db.errors import short_error
+from pressroom.db.errors import never_migrated, short_error
 from pressroom.db.pooler import listen_url
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import metrics, queue
 from pressroom.jobs.queue import ConcurrencyPolicy, Success
 from pressroom.jobs.runner import Canceled, JobFailed, Runner
@@ -76,6 +76,8 @@ class Worker:
         config: WorkerConfig | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        # The worker claims, finishes and rescues every org's jobs: its standing duty.
+        engine = system_engine(engine, SystemDuty.WORKER)
         self.engine = engine
         self.runner = runner
         self.policy = policy
@@ -157,8 +159,7 @@ class Worker:
 
     def _database_error(self, exc: BaseException) -> float:
         """Say what is wrong (once, if the schema is missing); how long to wait."""
-        orig = getattr(exc, "orig", exc)
-        if isinstance(orig, pg_errors.UndefinedTable):
+        if never_migrated(exc):
             if not self._told_not_migrated:
                 log.error(
                     "the database has no job tables: it was never migrated. Run "
