@@ -180,7 +180,10 @@ def run_scenario(database_url: str, cluster: Cluster) -> None:
                 " LEFT JOIN content_artifacts a ON a.job_id = j.id GROUP BY j.id"
             )
         }
-        rescued = db.execute("SELECT count(*) FROM content_jobs WHERE attempts > 1").fetchone()
+        # A rescue counts in lease_expiries, not attempts (0607bc5b8541).
+        rescued = db.execute(
+            "SELECT count(*) FROM content_jobs WHERE lease_expiries > 0"
+        ).fetchone()
         small_last, big_last = (
             db.execute(
                 "SELECT max(finished_at) FROM content_jobs WHERE org_id = ANY(%s)", (orgs,)
