@@ -358,7 +358,9 @@ def complete_many(conn: Connection, successes: Sequence[Success]) -> dict[uuid.U
 
 
 def _outcome(claim: Claim, status: str, **details: Any) -> JobOutcome:
-    return JobOutcome(claim.id, claim.org_id, claim.kind, status, **details)
+    return JobOutcome(
+        claim.id, claim.org_id, claim.kind, status, trace_context=claim.trace_context, **details
+    )
 
 
 def _artifact_row(job_id: uuid.UUID, a: ArtifactRow) -> dict[str, Any]:

@@ -76,6 +76,8 @@ class OutboxMessage(IdMixin, TimestampsMixin, Base):
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
     )
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # The trace the delivery continues, while tracing is on (pressroom.tracing).
+    trace_context: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     run_after: Mapped[datetime] = mapped_column(

@@ -63,7 +63,8 @@ _CLAIM = text(
         lease_expires_at = now() + make_interval(secs => :lease_seconds), updated_at = now()
     WHERE m.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING m.id, m.org_id, m.channel, m.event_id, m.event_type, m.endpoint_id, m.payload,
-              m.attempts, extract(epoch FROM now() - m.window_started_at), m.lease_token
+              m.attempts, extract(epoch FROM now() - m.window_started_at), m.lease_token,
+              m.trace_context
     """
 )
 
@@ -80,6 +81,7 @@ class Delivery:
     attempts: int
     age_seconds: float  # since the retry window started
     lease_token: uuid.UUID
+    trace_context: str | None = None
 
 
 def claim(conn: Connection, *, limit: int, lease_seconds: float, per_lane: int) -> list[Delivery]:
@@ -100,6 +102,7 @@ def claim(conn: Connection, *, limit: int, lease_seconds: float, per_lane: int) 
             attempts=r[7],
             age_seconds=float(r[8]),
             lease_token=r[9],
+            trace_context=r[10],
         )
         for r in rows
     ]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from pressroom import tracing
 from pressroom.db.base import new_id
 from pressroom.outbox.models import Channel
 from pressroom.outbox.queue import NIL_LANE
@@ -17,9 +18,9 @@ from pressroom.outbox.queue import NIL_LANE
 _ENQUEUE = text(
     """
     INSERT INTO outbox_messages (id, org_id, lane, channel, event_id, event_type, endpoint_id,
-                                 payload)
+                                 payload, trace_context)
     SELECT :id, :org_id, :lane, :channel, :event_id, :event_type, :endpoint_id,
-           CAST(:payload AS jsonb)
+           CAST(:payload AS jsonb), :trace_context
     WHERE :when
     """
 )
@@ -51,6 +52,7 @@ def enqueue(
             "endpoint_id": endpoint_id,
             "payload": json.dumps(payload),
             "when": when,
+            "trace_context": tracing.current_context(),
         },
     )
     return delivery_id

@@ -21,6 +21,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from pressroom import tracing
 from pressroom.config import Settings
 from pressroom.db.errors import never_migrated, short_error
 from pressroom.outbox import metrics, queue
@@ -138,8 +139,14 @@ class DeliveryLoop:
 
     def _deliver(self, delivery: Delivery) -> None:
         started = time.perf_counter()
+        attributes: dict[str, str | int] = {
+            "outbox.channel": delivery.channel,
+            "outbox.event_type": delivery.event_type,
+            "outbox.attempt": delivery.attempts,
+        }
         try:
-            result = self.deliverers[delivery.channel](delivery)
+            with tracing.span("outbox.deliver", attributes, parent=delivery.trace_context):
+                result = self.deliverers[delivery.channel](delivery)
         except Exception as exc:  # a bug of ours: retried like any failure, and logged
             log.exception("outbox: delivering %s failed", delivery.id)
             result = Result(False, f"internal error: {type(exc).__name__}")

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Uuid
 
+from pressroom import tracing
 from pressroom.config import get_settings
 from pressroom.db.base import new_id
 
@@ -51,6 +52,9 @@ class Event:
     data: Mapping[str, Any]
     id: uuid.UUID = field(default_factory=new_id)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The trace its deliveries continue: the current one, unless the event names another
+    # (a job's outcome continues the trace of the request that submitted the job).
+    trace_context: str | None = field(default_factory=tracing.current_context)
 
     def envelope(self) -> dict[str, Any]:
         """The Standard Webhooks payload: type, timestamp, data (plus our version)."""
@@ -65,10 +69,11 @@ class Event:
 _FAN_OUT = text(
     """
     INSERT INTO outbox_messages (id, org_id, lane, channel, event_id, event_type, endpoint_id,
-                                 payload)
+                                 payload, trace_context)
     SELECT gen_random_uuid(), e.org_id, e.org_id, 'webhook', ev.id, ev.type, e.id,
-           CAST(ev.payload AS jsonb)
-    FROM unnest(:ids, :org_ids, :types, :payloads) AS ev(id, org_id, type, payload)
+           CAST(ev.payload AS jsonb), ev.trace_context
+    FROM unnest(:ids, :org_ids, :types, :payloads, :traces)
+         AS ev(id, org_id, type, payload, trace_context)
     JOIN webhook_endpoints e ON e.org_id = ev.org_id AND e.enabled
          AND (e.event_types = '{}' OR ev.type = ANY(e.event_types))
     ON CONFLICT (endpoint_id, event_id) DO NOTHING
@@ -78,6 +83,7 @@ _FAN_OUT = text(
     bindparam("org_ids", type_=ARRAY(Uuid())),
     bindparam("types", type_=ARRAY(Text())),
     bindparam("payloads", type_=ARRAY(Text())),
+    bindparam("traces", type_=ARRAY(Text())),
 )
 
 
@@ -92,6 +98,7 @@ def emit(db: Session | Connection, events: Sequence[Event]) -> None:
             "org_ids": [e.org_id for e in events],
             "types": [e.type for e in events],
             "payloads": [json.dumps(e.envelope()) for e in events],
+            "traces": [e.trace_context for e in events],
         },
     )
 
@@ -108,6 +115,7 @@ class JobOutcome:
     error: str | None = None
     usage: Mapping[str, Any] | None = None
     artifacts: Sequence[tuple[uuid.UUID, str, str]] = ()  # (id, type, media type)
+    trace_context: str | None = None  # the job's (content_jobs.trace_context)
 
 
 def job_events(outcomes: Sequence[JobOutcome]) -> list[Event]:
@@ -133,6 +141,7 @@ def job_events(outcomes: Sequence[JobOutcome]) -> list[Event]:
                     for a_id, a_type, media_type in o.artifacts
                 ],
             },
+            trace_context=o.trace_context or tracing.current_context(),
         )
         for o in outcomes
     ]
