@@ -1,6 +1,6 @@
 """The webhook endpoint pages over plain HTTP (no browser): CSRF on every form, the API's
 permission and tenancy answers, escaping, the secret shown once, inline errors, and the
-delivery log fed by the real delivery loop."""
+delivery log fed by the real delivery loop; and the dev mailbox page (404 in production)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from pressroom.web.pages import webhooks as webhook_pages
-from tests.http import make_client
+from tests.http import PASSWORD, make_client, unique_email
 from tests.outbound import Receiver, running_loop, wait_until
 from tests.web.forms import csrf_from, post_form, web_org, web_signup
 
@@ -290,3 +290,45 @@ class TestDeliveryLog:
             assert re.search(r"<td>1</td>", second)
         finally:
             receiver.stop()
+
+
+class TestDevMailbox:
+    def test_mail_delivered_without_smtp_is_readable_and_its_links_open(
+        self, client: TestClient
+    ) -> None:
+        assert client.get("/dev/mail", follow_redirects=False).status_code == 303  # log in
+        email = web_signup(client, verify=False)
+        assert 'href="/dev/mail"' in client.get("/orgs").text
+        with running_loop(client.app.state.engine):  # type: ignore[attr-defined]
+            listed = wait_until(lambda: _page_with(client, "/dev/mail", email))
+        link = re.search(r'href="(/dev/mail/[0-9a-f-]{36})">Verify your e-mail address<', listed)
+        assert link, listed
+        shown = client.get(link.group(1))
+        assert shown.status_code == 200
+        frame = re.search(
+            r'<iframe class="rendered mail" sandbox="([^"]*)"[^>]*srcdoc="([^"]*)"', shown.text
+        )
+        assert frame, shown.text
+        assert "allow-scripts" not in frame.group(1)
+        assert "allow-same-origin" not in frame.group(1)
+        srcdoc = html.unescape(frame.group(2))
+        assert srcdoc.startswith('<base target="_blank">')
+        assert re.search(r'<a href="http://[^"]+/verify-email\?token=prv_', srcdoc)
+        assert "/verify-email?token=prv_" in shown.text  # the text part too
+        assert client.get(f"/dev/mail/{uuid.uuid4()}").status_code == 404
+
+    def test_production_answers_404_signed_in_or_not(self, database_url: str) -> None:
+        client, engine = make_client(database_url, environment="production", secret_key="p" * 40)
+        client.base_url = "https://testserver"  # type: ignore[assignment]
+        try:
+            for path in ("/dev/mail", f"/dev/mail/{uuid.uuid4()}"):
+                assert client.get(path, follow_redirects=False).status_code == 404, path
+            token = csrf_from(client.get("/signup").text)
+            client.post(
+                "/signup",
+                data={"email": unique_email(), "password": PASSWORD, "csrf_token": token},
+            )
+            assert 'href="/dev/mail"' not in client.get("/orgs").text
+            assert client.get("/dev/mail").status_code == 404
+        finally:
+            engine.dispose()
