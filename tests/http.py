@@ -140,11 +140,13 @@ def create_api_key(
 
 
 @contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve `app` with Uvicorn on a free loopback port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def running(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve `app` with Uvicorn on `port` (default: a free loopback port); yields its base
+    URL. Pass a port chosen beforehand when the app must know its own URL (public_url)."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

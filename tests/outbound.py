@@ -51,8 +51,9 @@ class Received:
 
 
 class Receiver:
-    """POST /hook on 127.0.0.1. `mode`: "ok" (204), "fail" (500), "hang" (never answers
-    while hanging), "redirect" (302), "big" (200 with a 64 kB body)."""
+    """POST /hook on 127.0.0.1. `mode`: "ok" (204), "ok-200" (200 with a short body),
+    "fail" (500), "hang" (never answers while hanging), "redirect" (302), "big" (200 with a
+    64 kB body)."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -85,11 +86,11 @@ class Receiver:
                 if mode == "hang":
                     receiver.release.wait(60)
                     return
-                status = {"ok": 204, "fail": 500, "redirect": 302, "big": 200}[mode]
+                status = {"ok": 204, "ok-200": 200, "fail": 500, "redirect": 302, "big": 200}[mode]
                 self.send_response(status)
                 if mode == "redirect":
                     self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                data = b"x" * 65536 if mode == "big" else b""
+                data = {"big": b"x" * 65536, "ok-200": b"received"}.get(mode, b"")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -69,20 +69,29 @@ def invalid_cursor() -> InvalidInput:
     )
 
 
+def cursor_id(after: str) -> uuid.UUID:
+    """The id an id-ordered list's cursor carries (422 naming `after` if it is not one)."""
+    try:
+        return uuid.UUID(after)
+    except ValueError:
+        raise invalid_cursor() from None
+
+
 def page_of(
     session: Session,
     query: Select[T],
     key: InstrumentedAttribute[uuid.UUID],
     page: PageParams,
+    *,
+    newest_first: bool = False,
 ) -> tuple[list[T], str | None]:
-    """Run `query` for one page ordered by `key`; returns (rows, cursor of the next page)."""
+    """Run `query` for one page ordered by `key` (descending if `newest_first`: ids are
+    time-ordered); returns (rows, cursor of the next page)."""
     if page.after is not None:
-        try:
-            after = uuid.UUID(page.after)
-        except ValueError:
-            raise invalid_cursor() from None
-        query = query.where(key > after)
-    rows = list(session.scalars(query.order_by(key).limit(page.limit + 1)))
+        after = cursor_id(page.after)
+        query = query.where(key < after if newest_first else key > after)
+    order = key.desc() if newest_first else key
+    rows = list(session.scalars(query.order_by(order).limit(page.limit + 1)))
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]

@@ -1,5 +1,6 @@
-"""A real dashboard for a real browser: the app under Uvicorn, a worker, and Debian's chromium
-driven by Playwright (launched by path; no browser is ever downloaded)."""
+"""A real dashboard for a real browser: the app under Uvicorn, a worker (jobs and the
+outbox), and Debian's chromium driven by Playwright (launched by path; no browser is ever
+downloaded)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from pressroom.app import create_app
 from pressroom.billing import plans
 from pressroom.config import Settings, get_settings
 from pressroom.db.session import make_engine
+from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs.policy import concurrency_policy, runner_for
 from pressroom.jobs.worker import Worker, WorkerConfig
+from pressroom.outbox.cli import delivery_loop
 from tests.http import running
+from tests.outbound import free_port
 
 CHROMIUM = os.environ.get("PRESSROOM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,15 +68,21 @@ def chromium_or_skip() -> str:
 def dashboard(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Dashboard]:
-    """The app on a free loopback port with a worker beside it."""
+    """The app on a free loopback port with `pressroom worker`'s two loops beside it: jobs,
+    and the outbox, which (no SMTP configured) delivers mail to the dev mailbox."""
     chromium_or_skip()
     plans_path = tmp_path / "plans.toml"
     plans_path.write_text(ALL_KINDS_PLANS)
     monkeypatch.setenv("PRESSROOM_PLANS_FILE", str(plans_path))
+    # Links in mail and webhooks start with public_url: the server's own, so chosen first.
+    port = free_port()
+    monkeypatch.setenv("PRESSROOM_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("PRESSROOM_SMTP_URL", raising=False)
+    monkeypatch.delenv("PRESSROOM_ENVIRONMENT", raising=False)
     get_settings.cache_clear()
     plans.get_catalog.cache_clear()
     engine = make_engine(database_url, pool_size=10)
-    settings = Settings()
+    settings = Settings(outbox_poll_interval=0.2)
     app = create_app(engine, settings)
     worker = Worker(
         engine,
@@ -82,10 +92,13 @@ def dashboard(
     )
     worker_thread = threading.Thread(target=worker.run, daemon=True)
     worker_thread.start()
+    outbox = delivery_loop(system_engine(engine, SystemDuty.OUTBOX), settings)
+    outbox.start()
     try:
-        with running(app) as url:
+        with running(app, port) as url:
             yield Dashboard(url, engine)
     finally:
+        outbox.stop()
         worker.stop()
         worker_thread.join(10)
         engine.dispose()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
-from pressroom.db.tenancy import SystemDuty, system_engine
 from tests.http import PASSWORD, unique_email
+from tests.outbound import Receiver
 from tests.web.browser import Dashboard
 
 pytestmark = pytest.mark.browser
@@ -64,19 +65,24 @@ class Pages:
         self.page.wait_for_url(re.compile(r"/orgs$"))
 
 
-def _verify_link(dashboard: Dashboard, email: str) -> str:
-    """The link of the verification e-mail queued for `email`, as its reader would open it."""
-    engine = system_engine(dashboard.engine, SystemDuty.MAINTENANCE)
-    with engine.connect() as conn:
-        url = conn.execute(
-            text(
-                "SELECT payload -> 'context' ->> 'verify_url' FROM outbox_messages"
-                " WHERE payload ->> 'to' = :to AND payload ->> 'template' = 'verify_email'"
-                " ORDER BY created_at DESC LIMIT 1"
-            ),
-            {"to": email},
-        ).scalar_one()
-    return dashboard.url + "/verify-email" + str(url).split("/verify-email", 1)[1]
+def _until(pages: Pages, path: str, locator: str, timeout: float = 20.0) -> Any:
+    """Open `path` until it shows `locator` (what the worker delivers arrives in a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pages.go(path)
+        found = pages.page.locator(locator)
+        if found.count() or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP endpoint on loopback (development lets webhooks call it)."""
+    r = Receiver().start()
+    r.mode = "ok-200"
+    yield r
+    r.stop()
 
 
 def _shots() -> Path | None:
@@ -88,7 +94,7 @@ def _shots() -> Path | None:
     return path
 
 
-def test_the_whole_route(dashboard: Dashboard, browser: Any) -> None:
+def test_the_whole_route(dashboard: Dashboard, browser: Any, receiver: Receiver) -> None:
     shots = _shots()
     owner = Pages(
         browser.new_context(viewport={"width": 1100, "height": 900}), dashboard.url, shots
@@ -179,6 +185,25 @@ def test_the_whole_route(dashboard: Dashboard, browser: Any) -> None:
     owner.go(f"{org_path}/billing")
     owner.shot("billing")
 
+    # A webhook endpoint at a real receiver: the secret once, then a signed ping it answers.
+    page.get_by_role("link", name="Webhooks").click()
+    page.get_by_label("URL").fill(receiver.url)
+    page.get_by_label("job.succeeded").check()
+    page.get_by_label("Description (optional)").fill("CI " + XSS)
+    page.get_by_role("button", name="Add endpoint").click()
+    secret = page.locator("#new-secret").input_value()
+    assert secret.startswith("whsec_")
+    receiver.secrets.append(secret)
+    page.get_by_role("button", name="Send test ping").click()
+    page.wait_for_url(re.compile(r"/webhooks/[0-9a-f-]+\?pinged="))
+    endpoint_path = page.url.removeprefix(dashboard.url).split("?")[0]
+    status = _until(owner, endpoint_path, "td.status-code")
+    assert status.first.inner_text() == "200"
+    assert "ping" in page.locator("tbody tr").first.locator("td").first.inner_text()
+    assert [r.payload["type"] for r in receiver.verified()] == ["ping"]
+    assert page.locator("#new-secret").count() == 0  # shown once, not on a later visit
+    owner.shot("webhooks")
+
     member = Pages(browser.new_context(viewport={"width": 390, "height": 844}), dashboard.url, None)
     # The link, opened signed out: log in or create the account, then back to accept.
     member.page.goto(link)
@@ -187,10 +212,22 @@ def test_the_whole_route(dashboard: Dashboard, browser: Any) -> None:
     member.page.get_by_label("Password").fill(PASSWORD)
     member.page.get_by_role("button", name="Sign up").click()
     member.page.wait_for_url(re.compile(r"/invitations/accept\?token="))
-    # Only a verified address may join an org: the link of the verification e-mail first.
-    member.page.goto(_verify_link(dashboard, member_email))
-    member.page.get_by_role("button", name="Verify").click()
-    member.page.wait_for_url(re.compile(r"/account"))
+    # Only a verified address may join an org: the verification e-mail first, read in the
+    # dev mailbox (the worker delivered it there) and its link followed from the message.
+    member.page.get_by_role("link", name="Dev mailbox").click()
+    mail = _until(member, "/dev/mail", f'tr:has-text("{member_email}") >> text=Verify your')
+    mail.click()
+    frame = member.page.frame_locator("iframe.mail")
+    with member.page.context.expect_page() as opened:
+        frame.get_by_role("link", name="verify my e-mail address").click()
+    verify = opened.value
+    verify.wait_for_load_state()
+    assert verify.url.startswith(dashboard.url + "/verify-email?token=")
+    verify.get_by_role("button", name="Verify").click()
+    verify.wait_for_url(re.compile(r"/account"))
+    verify.close()
+    owner.go("/dev/mail")
+    owner.shot("mailbox")
     member.page.goto(link)
     member.page.get_by_role("button", name="Accept invitation").click()
     member.page.wait_for_url(re.compile(r"/jobs$"))

@@ -118,6 +118,16 @@ class TestBadInput:
         )
         assert response.status_code == 422
 
+    def test_a_delivery_cursor_that_is_not_one_answers_422(self, client: TestClient) -> None:
+        headers, org = owner_org(client)
+        endpoint = add_endpoint(client, headers, org, "http://127.0.0.1:9/hook")
+        response = client.get(
+            f"/v1/orgs/{org}/webhook-endpoints/{endpoint['id']}/deliveries?after=nope",
+            headers=headers,
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "after"
+
 
 PRODUCTION_REFUSED = [
     "http://example.com/hook",  # not https

@@ -6,12 +6,13 @@ import uuid
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pressroom.db.session import make_engine
 from pressroom.db.url import resolve_database_url
-from pressroom.email.models import DevMail
+from pressroom.email import dev_mailbox
+from pressroom.pagination import PageParams
 
 mail_app = typer.Typer(no_args_is_help=True, help="The development mailbox.")
 
@@ -31,18 +32,15 @@ def list_mail(
     """Messages the worker delivered to the dev mailbox, newest first."""
     engine = _engine()
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(DevMail.id, DevMail.created_at, DevMail.to_address, DevMail.subject)
-                .order_by(DevMail.id.desc())
-                .limit(limit)
-            ).all()
+        with Session(engine) as session:
+            rows, _ = dev_mailbox.list_mail(session, PageParams(limit=limit))
     finally:
         engine.dispose()
     if not rows:
         typer.echo("the dev mailbox is empty", err=True)
-    for mail_id, sent, to, subject in rows:
-        typer.echo(f"{mail_id}  {sent.isoformat(timespec='seconds')}  {to}  {subject}")
+    for m in rows:
+        sent = m.created_at.isoformat(timespec="seconds")
+        typer.echo(f"{m.id}  {sent}  {m.to_address}  {m.subject}")
 
 
 @mail_app.command("show")
@@ -59,11 +57,11 @@ def show_mail(
     engine = _engine()
     try:
         with Session(engine) as session:
-            m = session.get(DevMail, key)
+            m = dev_mailbox.get_mail(session, key)
+    except dev_mailbox.MailNotFound:
+        typer.echo(f"error: no message {mail_id}", err=True)
+        raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    if m is None:
-        typer.echo(f"error: no message {mail_id}", err=True)
-        raise typer.Exit(1)
     typer.echo(f"To: {m.to_address}\nSubject: {m.subject}\nDate: {m.created_at.isoformat()}\n")
     typer.echo(m.html_body if html else m.text_body)

@@ -147,13 +147,15 @@ def org_page(permission: Permission) -> Any:
     return Depends(dependency)
 
 
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    # A list's item (`event_types.0`) is reported at its field: a group of checkboxes.
+    return ".".join(str(p) for p in loc if not isinstance(p, int)) or GENERAL
+
+
 def field_errors(exc: AppError | ValidationError) -> dict[str, str]:
     """{field: message} from a problem's `errors` (or `field`), else under GENERAL."""
     if isinstance(exc, ValidationError):
-        return {
-            ".".join(str(p) for p in e["loc"]) or GENERAL: e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        }
+        return {_field_of(e["loc"]): e["msg"].removeprefix("Value error, ") for e in exc.errors()}
     errors: dict[str, str] = {}
     for item in exc.extra.get("errors") or []:
         errors.setdefault(str(item.get("field", GENERAL)), str(item.get("message", exc.detail)))
@@ -208,6 +210,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "csrf_token": csrf,
         "errors": {},
         "Permission": Permission,
+        "dev_mailbox": not settings.is_production,
     }
     return TEMPLATES.TemplateResponse(
         request, template, {**base, **context}, status_code=status_code

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from pressroom.errors import NotFound
 from pressroom.web.core import WebRoute
-from pressroom.web.pages import account, billing, jobs, orgs, recovery
+from pressroom.web.pages import account, billing, jobs, mailbox, orgs, recovery, webhooks
 
 STATIC_DIR = Path(__file__).parent / "static"
 _MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -23,7 +23,7 @@ _STATIC = {
 _ETAGS = {name: hashlib.sha256(body).hexdigest()[:16] for name, (body, _) in _STATIC.items()}
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
-for pages in (account, recovery, orgs, jobs, billing):
+for pages in (account, recovery, orgs, jobs, billing, webhooks, mailbox):
     router.include_router(pages.router)
 
 

@@ -17,7 +17,7 @@ from pressroom.orgs.access import OrgAccess
 from pressroom.outbox import queue
 from pressroom.outbox.models import Channel, OutboxMessage
 from pressroom.outbox.service import enqueue
-from pressroom.pagination import PageParams
+from pressroom.pagination import PageParams, cursor_id
 from pressroom.webhooks import security, signing
 from pressroom.webhooks.events import PING, Event
 from pressroom.webhooks.models import WebhookAttempt, WebhookEndpoint
@@ -174,7 +174,7 @@ def list_attempts(
         .limit(page.limit + 1)
     )
     if page.after is not None:
-        query = query.where(WebhookAttempt.id < page.after)
+        query = query.where(WebhookAttempt.id < cursor_id(page.after))
     rows = session.execute(query).all()
     items = [
         DeliveryAttemptOut(
