@@ -29,8 +29,6 @@ from pressroom.db import pooler
 from pressroom.db.tenancy import use_runtime_role
 from pressroom.db.url import database_url, to_sqlalchemy_url
 
-AFTER_COMMIT_KEY = "after_commit"
-
 
 def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
     """An engine whose transactions run as the runtime role (pressroom.db.tenancy)."""
@@ -105,7 +103,4 @@ def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Sessi
         session.rollback()
         raise
     finally:
-        actions = session.info.pop(AFTER_COMMIT_KEY, [])
         session.close()
-    for action in actions:
-        action()
