@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # `make run PORT=8001`: the API's port (on 127.0.0.1; `pressroom up --host` for others).
 PORT ?= 8000
 
-.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-quality screenshots clean
+.PHONY: install run test test-llm lint migrate-up migrate-down-one bench-indexes bench-jobs bench-api bench-quality screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -52,6 +52,12 @@ bench-indexes: install
 ## The jobs API through HTTP with 1M jobs (needs wrk) and publish docs/jobs.md.
 bench-jobs: install
 	$(BIN)/python -m bench.jobs_api
+
+## CPU and statements per API request beside floors of the same run; docs/api-performance.md.
+## BENCH_API_ARGS='--quick' for a few seconds on small data (publishing only a full run).
+BENCH_API_ARGS ?= --publish --as now
+bench-api: install
+	$(BIN)/python -m bench.api $(BENCH_API_ARGS)
 
 ## The builtin engine's defects over bench/quality/corpus/, beside sumy; docs/bench/quality*.md.
 bench-quality: install
