@@ -37,7 +37,8 @@ class PageParams:
     after: str | None = None
 
 
-def page_params(
+# async: no I/O here, so no thread-pool hop for it (FastAPI runs plain functions there).
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = (
         DEFAULT_LIMIT
     ),

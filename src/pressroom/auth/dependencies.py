@@ -71,7 +71,7 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def current_user(principal: CurrentPrincipal) -> UserPrincipal:
+async def current_user(principal: CurrentPrincipal) -> UserPrincipal:
     if not isinstance(principal, UserPrincipal):
         raise UserRequired("This endpoint needs a user's access token, not an API key.")
     return principal

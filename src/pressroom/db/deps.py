@@ -24,7 +24,7 @@ def request_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def app_engine(request: Request) -> Engine:
+async def app_engine(request: Request) -> Engine:
     """For work that must commit on its own, whatever the request's transaction does."""
     engine: Engine = request.app.state.engine
     return engine

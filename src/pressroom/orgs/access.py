@@ -127,7 +127,8 @@ def ensure(access: OrgAccess, permission: Permission) -> OrgAccess:
 def require(permission: Permission) -> Any:
     """`Annotated[OrgAccess, require(Permission.X)]`: the org, if the caller may do X there."""
 
-    def dependency(access: CurrentOrg) -> OrgAccess:
+    # async: a check without I/O, not worth a thread-pool hop of its own.
+    async def dependency(access: CurrentOrg) -> OrgAccess:
         return ensure(access, permission)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
