@@ -25,6 +25,7 @@ from pressroom.db.session import make_engine
 from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.orgs.models import Organization
 from tests.billing import paddle_events, stripe_events
+from tests.billing.fake_stripe import stripe_api
 
 STRIPE_SECRET = "whsec_test_current"
 STRIPE_OLD_SECRET = "whsec_test_previous"
@@ -149,3 +150,6 @@ def serving(app: FastAPI) -> Iterator[str]:
 def live_url(engine: Engine) -> Iterator[str]:
     with serving(create_app(engine)) as url:
         yield url
+
+
+__all__ = ["stripe_api"]  # a fixture, for the tests of this folder

@@ -9,9 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
+
+from pressroom.billing import plans
+from pressroom.config import get_settings
 from tests.billing import stripe_events as se
 
 
@@ -81,3 +86,17 @@ def fake_stripe() -> Iterator[FakeStripe]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def stripe_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
+    """The fake Stripe, with a catalog whose pro plan is its price: what checkout needs."""
+    path = tmp_path / "plans.toml"
+    path.write_text('[plans.pro]\nstripe_price_ids = ["price_pro_monthly"]\n')
+    monkeypatch.setenv("PRESSROOM_PLANS_FILE", str(path))
+    get_settings.cache_clear()
+    plans.get_catalog.cache_clear()
+    with fake_stripe() as fake:
+        yield fake
+    get_settings.cache_clear()
+    plans.get_catalog.cache_clear()

@@ -4,29 +4,13 @@ only read; the provider's refusals are shown on the page."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from pressroom.billing import plans
-from pressroom.config import get_settings
-from tests.billing.fake_stripe import FakeStripe, fake_stripe
+from tests.billing.fake_stripe import FakeStripe
 from tests.http import make_client
 from tests.web.forms import csrf_from, post_form, web_org, web_signup
-
-
-@pytest.fixture
-def stripe_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    path = tmp_path / "plans.toml"
-    path.write_text('[plans.pro]\nstripe_price_ids = ["price_pro_monthly"]\n')
-    monkeypatch.setenv("PRESSROOM_PLANS_FILE", str(path))
-    get_settings.cache_clear()
-    plans.get_catalog.cache_clear()
-    with fake_stripe() as fake:
-        yield fake
-    get_settings.cache_clear()
-    plans.get_catalog.cache_clear()
 
 
 @pytest.fixture
