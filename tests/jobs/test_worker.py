@@ -250,6 +250,50 @@ class TestGracefulShutdown:
         assert row == ("queued", 0, None)
 
 
+# Run in a child process: a hang there fails the test instead of hanging the suite.
+_SIGNAL_INSIDE_AN_EVENTS_LOCK = """
+import os, signal, sys, threading
+from pressroom.db.session import make_engine
+from pressroom.jobs.queue import ConcurrencyPolicy
+from pressroom.jobs.runner import noop_runner
+from pressroom.jobs.worker import Worker, WorkerConfig
+
+class SignalledWhileLocked(threading.Event):
+    # The first clear() sends SIGTERM and yields while it holds the event's lock: the
+    # handler runs on the main thread, and must not find this lock held by that thread.
+    sent = False
+
+    def clear(self):
+        with self._cond:
+            if not SignalledWhileLocked.sent:
+                SignalledWhileLocked.sent = True
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(1000))  # bytecodes: a pending handler runs here
+            self._flag = False
+
+engine = make_engine(sys.argv[1], pool_size=3)
+worker = Worker(engine, noop_runner, ConcurrencyPolicy({}, 5), WorkerConfig(poll_interval=0.01))
+worker.inflight.wake = SignalledWhileLocked()
+worker.install_signal_handlers()
+worker.run()
+print("stopped", SignalledWhileLocked.sent)
+"""
+
+
+class TestSignals:
+    def test_sigterm_in_the_middle_of_the_claim_loops_wait_still_stops_the_worker(
+        self, database_url: str
+    ) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-c", _SIGNAL_INSIDE_AN_EVENTS_LOCK, database_url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "stopped True"
+
+
 class TestDatabaseOutage:
     def test_worker_reconnects_after_its_connections_are_dropped(
         self, database_url: str, workers: Callable[..., WorkerProcesses]

@@ -114,6 +114,11 @@ class Worker:
         self.inflight.wake.set()
 
     def run(self) -> None:
+        """Run until stopped. The claim loop runs on a thread of its own: a signal handler
+        runs on the main thread, between two of its bytecodes, and `stop` takes the locks
+        of the loop's events; had the loop been on the main thread and inside one of those
+        locks when SIGTERM came, the handler would wait for it forever (a worker that said
+        "stopping" and never stopped). The main thread only waits."""
         for target, name in (
             (self.maintenance.heartbeat_loop, "heartbeat"),
             (self._listen_loop, "listener"),
@@ -121,10 +126,25 @@ class Worker:
             (self.maintenance.retention_loop, "retention"),
         ):
             threading.Thread(target=target, name=name, daemon=True).start()
+        failure: list[BaseException] = []
+
+        def claim_loop() -> None:
+            try:
+                self._loop()
+            except BaseException as exc:  # re-raised on the main thread, below
+                failure.append(exc)
+
+        claimer = threading.Thread(target=claim_loop, name="claimer", daemon=True)
+        claimer.start()
         try:
-            self._loop()
+            while claimer.is_alive():
+                claimer.join(0.5)
         finally:
+            self.stop()  # the claimer is done (or the main thread was interrupted)
+            claimer.join()
             self._shutdown()
+        if failure:
+            raise failure[0]
 
     def _loop(self) -> None:
         wake = self.inflight.wake
