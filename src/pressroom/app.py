@@ -69,15 +69,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         dependencies=[Depends(refuse_unstorable_text)],
     )
 
-    # Requests reach settings through the AppSettings dependency (get_settings): an app
-    # built with its own settings (tests, benchmarks) answers with those.
-    # A coroutine, not a lambda: FastAPI runs a plain function dependency in the thread pool,
-    # a hop per request for returning a constant.
-    async def app_settings() -> Settings:
-        return settings
-
-    app.dependency_overrides[get_settings] = app_settings
-    app.state.settings = settings  # for code outside dependencies (the dashboard's pages)
+    app.state.settings = settings  # what AppSettings gives requests; the dashboard reads it too
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
     install_error_handlers(app)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from fastapi import Depends
+from fastapi import Depends, Request
 from pydantic import (
     AliasChoices,
     BeforeValidator,
@@ -193,12 +193,22 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The settings: the one way to reach them, called directly outside requests and as the
-    `AppSettings` dependency inside them (create_app overrides it with the app's own)."""
+    """The settings: the one way to reach them outside requests (inside one, `AppSettings`
+    gives the serving app's own)."""
     return Settings()
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
+async def app_settings(request: Request) -> Settings:
+    """The settings of the app serving the request (create_app keeps them in its state): an
+    app built with its own settings (tests, benchmarks) answers with those. Not through
+    `app.dependency_overrides`: while any override is set, FastAPI rebuilds every
+    dependency of every request from its signature, a quarter of a listing's CPU. A
+    coroutine, so FastAPI does not hop to a thread to return it."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
 
 
 def _variable(field: str) -> str:
