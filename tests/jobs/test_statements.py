@@ -19,7 +19,7 @@ import pytest
 from bench.api.statements import WireCounter
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.db.session import make_engine
 from pressroom.db.tenancy import scope_to_orgs
@@ -236,3 +236,36 @@ class TestPerRequestWork:
         monkeypatch.setattr(fastapi_dependencies, "get_dependant", counting)
         assert client.get(listing, headers=headers).status_code == 200
         assert built == []
+
+
+class TestErrorsEndWithCommitWhenNothingWasWritten:
+    # psycopg forgets a connection's prepared statements on every ROLLBACK: the requests
+    # after each 404 would prepare theirs again.
+    def test_a_404_commits_and_keeps_the_prepared_statements(self, wire: Any) -> None:
+        client, counter, _, headers = wire
+        elsewhere = f"/v1/orgs/{uuid.uuid4()}/jobs"
+        assert client.get(elsewhere, headers=headers["JWT"]).status_code == 404
+        with counter.count() as counted:
+            assert client.get(elsewhere, headers=headers["JWT"]).status_code == 404
+        assert counted.sql[-1] == "COMMIT", counted.sql
+        assert not [s for s in counted.sql if s.startswith(("ROLLBACK", "DEALLOCATE"))]
+
+    def test_a_failure_after_a_write_still_rolls_it_back(self, database_url: str) -> None:
+        from pressroom.db.session import unit_of_work
+
+        engine = make_engine(database_url, pool_size=1)
+        factory = sessionmaker(bind=engine)
+
+        def write_then_fail() -> None:
+            with unit_of_work(factory) as session:
+                session.execute(text("CREATE TEMP TABLE IF NOT EXISTS t (x int)"))
+                session.execute(text("INSERT INTO t VALUES (1)"))
+                raise LookupError
+
+        try:
+            with pytest.raises(LookupError):
+                write_then_fail()
+            with unit_of_work(factory) as session:
+                assert session.execute(text("SELECT to_regclass('pg_temp.t')")).scalar() is None
+        finally:
+            engine.dispose()

@@ -99,8 +99,52 @@ def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Sessi
     try:
         yield session
         session.commit()
-    except BaseException:
+    except Exception:
+        end_after_error(session)
+        raise
+    except BaseException:  # cancelled, interrupted: the connection's state is unknown
         session.rollback()
         raise
     finally:
         session.close()
+
+
+_USED_A_CONNECTION = "pressroom.used_a_connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_the_connection(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_USED_A_CONNECTION] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_the_connection(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_USED_A_CONNECTION, None)
+
+
+def end_after_error(session: Session) -> None:
+    """End a failed unit of work: roll back what it wrote, and COMMIT one that wrote nothing
+    (a 404, a 403, a refused quota). Both leave the data as it was, but psycopg forgets
+    all of a connection's prepared statements on ROLLBACK (and sends DEALLOCATE ALL), so
+    the requests after each error would parse and plan their statements again. Pending
+    ORM changes that were never flushed are discarded either way."""
+    try:
+        conn = _unwritten_transaction(session)
+        if conn is not None:
+            conn.commit()
+    except (psycopg.Error, exc.SQLAlchemyError):
+        pass  # the rollback below ends the transaction whatever its state
+    session.rollback()  # now a no-op on the server if the COMMIT went through
+
+
+def _unwritten_transaction(session: Session) -> psycopg.Connection[Any] | None:
+    """The session's connection, if its transaction is open, healthy and has written
+    nothing (PostgreSQL assigns a transaction id on the first write or row lock)."""
+    if not session.info.get(_USED_A_CONNECTION) or not session.in_transaction():
+        return None
+    conn = driver_connection(session)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        return None  # failed (INERROR): only ROLLBACK ends it
+    row = conn.execute("SELECT pg_current_xact_id_if_assigned() IS NULL").fetchone()
+    return conn if row is not None and row[0] else None
