@@ -128,6 +128,8 @@ class TestTenantScope:
         assert callers == {"orgs/access.py"}
         makers = {path for path, tree in _modules().items() if calls_to(tree, "OrgScope")}
         assert makers == {"db/tenancy.py"}
+        provers = {path for path, tree in _modules().items() if calls_to(tree, "AccessProof")}
+        assert provers == {"orgs/access.py"}
 
 
 # The edge: what wires features together (mounting routes, commands, the schema registry).

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from pressroom.api_keys.models import ApiKey
 from pressroom.billing.models import Subscription
-from pressroom.db.tenancy import RUNTIME_ROLE, SystemDuty, scope_to_orgs, system_engine
+from pressroom.db.tenancy import (
+    RUNTIME_ROLE,
+    AccessProof,
+    SystemDuty,
+    scope_to_orgs,
+    system_engine,
+)
 from pressroom.jobs.models import ContentArtifact, ContentJob
 from pressroom.orgs.models import Invitation, Membership, Organization
 from pressroom.usage.models import UsageCounter
@@ -133,6 +139,51 @@ class TestScopedSession:
             assert conn.execute(select(Organization.id)).all() == []
             setting = "SELECT current_setting('pressroom.org_ids', true)"
             assert conn.execute(text(setting)).scalar() in (None, "")
+
+
+_SETTINGS = (
+    "SELECT current_setting('pressroom.system', true), current_setting('pressroom.org_ids', true)"
+)
+
+
+class TestAccessProof:
+    """The one-statement access check: its duty ends with its row, and it scopes the
+    transaction to the org it proved, or to nothing."""
+
+    def _prove(self, engine: Engine, org: uuid.UUID, wanted: uuid.UUID) -> tuple[Any, ...]:
+        with Session(engine) as session:
+            proof = AccessProof(session, SystemDuty.CREDENTIALS)
+            row = session.execute(
+                select(Organization.id, *proof.columns(Organization.id, wanted)).where(
+                    Organization.id == org
+                )
+            ).first()
+            if row is None:
+                proof.failed()
+            settings = session.execute(text(_SETTINGS)).one()
+            visible = session.scalars(select(Organization.id)).all()
+        return row is not None, tuple(settings), visible
+
+    def test_a_proven_org_is_the_only_one_left_visible(self, setup: tuple[World, Engine]) -> None:
+        world, engine = setup
+        org_a = uuid.UUID(world.org_a)
+        found, (duty, orgs), visible = self._prove(engine, org_a, org_a)
+        assert (found, duty, orgs) == (True, "", world.org_a)
+        assert visible == [org_a]
+
+    def test_a_row_of_another_org_scopes_to_nothing(self, setup: tuple[World, Engine]) -> None:
+        world, engine = setup
+        found, (duty, orgs), visible = self._prove(
+            engine, uuid.UUID(world.org_b), uuid.UUID(world.org_a)
+        )
+        assert (found, duty, orgs) == (True, "", "")
+        assert visible == []
+
+    def test_no_row_ends_the_duty_all_the_same(self, setup: tuple[World, Engine]) -> None:
+        world, engine = setup
+        found, (duty, orgs), visible = self._prove(engine, uuid.uuid4(), uuid.UUID(world.org_a))
+        assert (found, duty, orgs or "") == (False, "", "")
+        assert visible == []
 
 
 class TestCatalog:

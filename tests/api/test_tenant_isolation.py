@@ -2,7 +2,8 @@
 
 Walks every operation in the OpenAPI document whose path has `{org_id}`, so a route added
 later is covered without touching this file; a second check proves every such route
-depends on the one tenant-scoping dependency (pressroom.orgs.access.org_access).
+depends on pressroom.orgs.access's tenant scoping (credential_org_access for the API,
+org_access through web_org_access for the dashboard).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pressroom.app import create_app
 from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
-from pressroom.orgs.access import org_access
+from pressroom.orgs.access import credential_org_access, org_access
 from pressroom.web.core import web_org_access
 from tests.http import add_member, bearer, create_api_key, create_org, invite, new_user
 
@@ -210,11 +211,13 @@ class TestEveryOrgRouteIsScoped:
             if isinstance(ctx.original_route, APIRoute) and "{org_id}" in (ctx.path or "")
         ]
         assert len(org_routes) >= 10
-        # The dashboard's pages enter an org through web_org_access, which calls org_access.
+        # The API enters an org through credential_org_access (the credential and the org in
+        # one statement); the dashboard's pages through web_org_access, which calls org_access.
+        gates = (credential_org_access, web_org_access)
         unscoped = [
             path
             for path, route in org_routes
-            if not any(_depends_on(route.dependant, gate) for gate in (org_access, web_org_access))
+            if not any(_depends_on(route.dependant, gate) for gate in gates)
         ]
         assert unscoped == []
 
@@ -228,4 +231,5 @@ class TestEveryOrgRouteIsScoped:
             return {"org": str(org_id)}
 
         route = next(r for r in app.routes if isinstance(r, APIRoute))
+        assert not _depends_on(route.dependant, credential_org_access)
         assert not _depends_on(route.dependant, org_access)

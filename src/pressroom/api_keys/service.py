@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -74,38 +74,44 @@ def authenticate_api_key(session: Session, secret: str) -> ApiKey | None:
 
 def _authenticate(session: Session, secret: str) -> ApiKey | None:
     now = datetime.now(UTC)
-    key = session.scalar(
-        select(ApiKey).where(
-            ApiKey.secret_hash == hash_secret(secret),
-            ApiKey.revoked_at.is_(None),
-            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
-        )
-    )
-    if key is None:
-        return None
-    if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-        # Every request in flight with this key sees the same stale value. A plain UPDATE
-        # would make each wait for the previous one's whole request to commit (the row
-        # stays locked until then): a burst of calls would run one at a time, every
-        # minute. Whoever holds the row is recording the use already; the rest skip it.
-        stale = (
-            select(ApiKey.id)
-            .where(
-                ApiKey.id == key.id,
-                or_(
-                    ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION
-                ),
-            )
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        recorded = session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == stale)
-            .values(last_used_at=now)
-            .returning(ApiKey.id)
-            .execution_options(synchronize_session=False)
-        ).scalar()
-        if recorded is not None:
-            set_committed_value(key, "last_used_at", now)  # written already: no second UPDATE
+    key = session.scalar(select(ApiKey).where(*live_key(secret, now)))
+    if key is not None:
+        record_use(session, key, now)
     return key
+
+
+def live_key(secret: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What makes a key with this secret usable now: the one spelling of it."""
+    return (
+        ApiKey.secret_hash == hash_secret(secret),
+        ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+    )
+
+
+def record_use(session: Session, key: ApiKey, now: datetime) -> None:
+    """Note that `key` was used, at most once per LAST_USED_RESOLUTION."""
+    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_RESOLUTION:
+        return
+    # Every request in flight with this key sees the same stale value. A plain UPDATE
+    # would make each wait for the previous one's whole request to commit (the row
+    # stays locked until then): a burst of calls would run one at a time, every
+    # minute. Whoever holds the row is recording the use already; the rest skip it.
+    stale = (
+        select(ApiKey.id)
+        .where(
+            ApiKey.id == key.id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    recorded = session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == stale)
+        .values(last_used_at=now)
+        .returning(ApiKey.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if recorded is not None:
+        set_committed_value(key, "last_used_at", now)  # written already: no second UPDATE

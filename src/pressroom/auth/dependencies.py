@@ -1,7 +1,8 @@
 """Resolving the caller from `Authorization: Bearer <access token | API key>`.
 
-This is the only place a credential becomes a principal; org-level decisions are made from
-the principal in pressroom.orgs.access.
+A credential becomes a principal here, by the rules written here (`live_session`, and
+`api_keys.service.live_key`); routes under /orgs/{org_id} check the same rules inside
+pressroom.orgs.access's one access statement, which also makes the org-level decision.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from pressroom.api_keys.service import API_KEY_PREFIX, authenticate_api_key
 from pressroom.auth.models import AuthSession
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
-from pressroom.auth.tokens import decode_access_token
+from pressroom.auth.tokens import AccessClaims, decode_access_token
 from pressroom.auth.users import User
 from pressroom.config import AppSettings
 from pressroom.db.deps import DbSession
@@ -33,38 +34,54 @@ class UserRequired(Forbidden):
     code, title = "user_required", "A user is required"
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise Unauthorized("Send 'Authorization: Bearer <token>'.", headers=_CHALLENGE)
+    return credentials.credentials
+
+
+def invalid_key() -> Unauthorized:
+    return Unauthorized("The API key is invalid, revoked or expired.", headers=_CHALLENGE)
+
+
+def invalid_token() -> Unauthorized:
+    return Unauthorized(
+        "The access token is invalid or expired, or its session has ended.", headers=_CHALLENGE
+    )
+
+
+def live_session(claims: AccessClaims, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The token's user on its login session, still live: logging out takes effect at once.
+    For a query from `User` joined to `AuthSession`."""
+    return (
+        AuthSession.id == claims.session_id,
+        User.id == claims.user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > now,
+    )
+
+
 def current_principal(
     session: DbSession,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    if credentials is None:
-        raise Unauthorized("Send 'Authorization: Bearer <token>'.", headers=_CHALLENGE)
-    token = credentials.credentials
+    token = bearer_token(credentials)
     if token.startswith(API_KEY_PREFIX):
         key = authenticate_api_key(session, token)
         if key is None:
-            raise Unauthorized("The API key is invalid, revoked or expired.", headers=_CHALLENGE)
+            raise invalid_key()
         return ApiKeyPrincipal(key)
     claims = decode_access_token(settings, token)
-    user = None
-    if claims is not None:
-        # The login session must still be live: logging out takes effect at once.
-        user = session.scalar(
-            select(User)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(
-                AuthSession.id == claims.session_id,
-                User.id == claims.user_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > datetime.now(UTC),
-            )
-        )
-    if claims is None or user is None:
-        raise Unauthorized(
-            "The access token is invalid or expired, or its session has ended.",
-            headers=_CHALLENGE,
-        )
+    if claims is None:
+        raise invalid_token()
+    user = session.scalar(
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(*live_session(claims, datetime.now(UTC)))
+    )
+    if user is None:
+        raise invalid_token()
     return UserPrincipal(user=user, session_id=claims.session_id)
 
 

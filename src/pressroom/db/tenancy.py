@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Connection, Engine, event
+from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, event, func
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 RUNTIME_ROLE = "pressroom_app"
@@ -133,6 +133,45 @@ def scope_to_orgs(session: Session, org_ids: Iterable[uuid.UUID]) -> OrgScope:
     scope = OrgScope(ids, _MINT)
     session.info[_SCOPE_KEY] = scope
     return scope
+
+
+class AccessProof:
+    """One statement that proves a caller's access to an org and scopes the transaction to
+    it: run under `duty` (so it can find the credential and the org before any scope
+    exists), with `columns` in its select list, which end the duty and set the scope for
+    the rest of the transaction once the row is admitted. Instead of four statements
+    (duty, lookup, duty reset, scope), one. Only pressroom.orgs.access makes one
+    (tests/test_structure.py).
+
+    A statement that returns no row has set nothing: `failed` ends the duty then."""
+
+    def __init__(self, session: Session, duty: SystemDuty) -> None:
+        self.session = session
+        if session.in_transaction():
+            _set(session, _SET_DUTY, {"duty": duty.value})
+        else:  # the request's first statement: the duty rides on the BEGIN statement
+            session.connection(execution_options={_DUTY_OPTION: duty.value})
+
+    @staticmethod
+    def columns(
+        org_id: InstrumentedAttribute[uuid.UUID], wanted: uuid.UUID
+    ) -> tuple[ColumnElement[str], ColumnElement[str]]:
+        """End the duty; scope to `wanted` if the row's `org_id` is it, else to nothing."""
+        scoped = case((org_id == wanted, cast(org_id, String)), else_="")
+        return (
+            func.set_config("pressroom.system", "", True),
+            func.set_config("pressroom.org_ids", scoped, True),
+        )
+
+    def scope(self, org_id: uuid.UUID) -> OrgScope:
+        """The scope the statement set, now that its row proved access to `org_id`."""
+        scope = OrgScope((org_id,), _MINT)
+        self.session.info[_SCOPE_KEY] = scope
+        return scope
+
+    def failed(self) -> None:
+        """No row came back: the columns never ran, so the duty is still on."""
+        _set(self.session, _SET_DUTY, {"duty": ""})
 
 
 def rollback_in_scope(session: Session) -> None:

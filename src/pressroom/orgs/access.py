@@ -22,17 +22,32 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import select
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from pressroom.auth.dependencies import CurrentPrincipal
+from pressroom.api_keys.models import ApiKey
+from pressroom.api_keys.service import API_KEY_PREFIX, live_key, record_use
+from pressroom.auth.dependencies import (
+    CurrentPrincipal,
+    bearer_scheme,
+    bearer_token,
+    invalid_key,
+    invalid_token,
+    live_session,
+)
+from pressroom.auth.models import AuthSession
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
+from pressroom.auth.tokens import AccessClaims, decode_access_token
+from pressroom.auth.users import User
+from pressroom.config import AppSettings
 from pressroom.db.base import new_id
 from pressroom.db.deps import DbSession
-from pressroom.db.tenancy import OrgScope, SystemDuty, scope_to_orgs, system_duty
+from pressroom.db.tenancy import AccessProof, OrgScope, SystemDuty, scope_to_orgs, system_duty
 from pressroom.errors import Forbidden, NotFound
 from pressroom.orgs.models import Membership, Organization, Role
 from pressroom.orgs.permissions import Permission, role_permissions, scope_permissions
@@ -114,7 +129,72 @@ def org_access(org_id: uuid.UUID, principal: CurrentPrincipal, session: DbSessio
     return OrgAccess(org, principal, role, role_permissions(role), scope)
 
 
-CurrentOrg = Annotated[OrgAccess, Depends(org_access)]
+def credential_org_access(
+    org_id: uuid.UUID,
+    session: DbSession,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> OrgAccess:
+    """`org_access` for the request's bearer credential, in one statement: the credential
+    (the same rules as `current_principal`), the org, the caller's role there, and the
+    transaction's scope (db.tenancy.AccessProof). 401 for a bad credential, 404 for an org
+    the caller does not belong to, as `org_access` answers."""
+    token = bearer_token(credentials)
+    now = datetime.now(UTC)
+    if token.startswith(API_KEY_PREFIX):
+        return _key_access(session, org_id, token, now)
+    claims = decode_access_token(settings, token)
+    if claims is None:
+        raise invalid_token()
+    return _user_access(session, org_id, claims, now)
+
+
+def _key_access(session: Session, org_id: uuid.UUID, secret: str, now: datetime) -> OrgAccess:
+    # The key names its org: found by its secret under the CREDENTIALS duty.
+    proof = AccessProof(session, SystemDuty.CREDENTIALS)
+    row = session.execute(
+        select(ApiKey, Organization, *proof.columns(ApiKey.org_id, org_id))
+        .join(Organization, Organization.id == ApiKey.org_id)
+        .where(*live_key(secret, now))
+    ).first()
+    if row is None:
+        proof.failed()
+        raise invalid_key()
+    key, org = row[0], row[1]
+    # A key acts in its own org only; any other org does not exist for it.
+    if key.org_id != org_id:
+        raise OrgNotFound("Organization not found.")
+    scope = proof.scope(org_id)
+    record_use(session, key, now)
+    principal = ApiKeyPrincipal(key)
+    return OrgAccess(org, principal, None, scope_permissions(principal.scopes), scope)
+
+
+def _user_access(
+    session: Session, org_id: uuid.UUID, claims: AccessClaims, now: datetime
+) -> OrgAccess:
+    # The user's membership of this org, if any, under the MEMBERSHIPS duty: no org row is
+    # seen before it proves access (the duty ends with the statement's row).
+    proof = AccessProof(session, SystemDuty.MEMBERSHIPS)
+    row = session.execute(
+        select(User, Organization, Membership.role, *proof.columns(Membership.org_id, org_id))
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.org_id == org_id))
+        .outerjoin(Organization, Organization.id == Membership.org_id)
+        .where(*live_session(claims, now))
+    ).first()
+    if row is None:
+        proof.failed()
+        raise invalid_token()
+    user, org, role_name = row[0], row[1], row[2]
+    if org is None:
+        raise OrgNotFound("Organization not found.")
+    role = Role(role_name)
+    principal = UserPrincipal(user=user, session_id=claims.session_id)
+    return OrgAccess(org, principal, role, role_permissions(role), proof.scope(org_id))
+
+
+CurrentOrg = Annotated[OrgAccess, Depends(credential_org_access)]
 
 
 def ensure(access: OrgAccess, permission: Permission) -> OrgAccess:
