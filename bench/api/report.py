@@ -30,6 +30,7 @@ def rows(results: Results) -> list[list[str]]:
                 f"{ratio:.1f}x",
                 _num(m.statements),
                 _num(m.round_trips),
+                _num(m.new_connections_per_1k),
                 f"{m.rps:,.0f}",
                 f"{m.p50:.1f}",
                 f"{m.p99:.1f}",
@@ -41,12 +42,12 @@ def rows(results: Results) -> list[list[str]]:
 
 HEADER = [
     "endpoint", "app CPU ms/req", "x bare floor", "statements/req", "round trips/req",
-    "req/s", "p50 ms", "p99 ms", "answers",
+    "new connections/1k req", "req/s", "p50 ms", "p99 ms", "answers",
 ]  # fmt: skip
 
 
 def table(results: Results) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "| --- |" + " ---: |" * 7 + " --- |"]
+    lines = ["| " + " | ".join(HEADER) + " |", "| --- |" + " ---: |" * 8 + " --- |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
     return "\n".join(lines)
 
@@ -67,7 +68,9 @@ def markdown(results: Results, *, heading: str) -> str:
             f"{o.rounds} rounds of {o.seconds:g} s per endpoint taking turns. CPU: utime + "
             "stime of the server's process tree from /proc around each run, divided by the "
             "requests answered. Statements and round trips: counted on the wire (libpq "
-            f"trace, BEGIN and COMMIT included) over {o.count_requests} requests in process.",
+            f"trace, BEGIN and COMMIT included) over {o.count_requests} requests in process. "
+            "New connections: `pg_stat_database.sessions` of the bench database around "
+            "each run (the app's pool opening connections while it serves).",
             "",
             table(results),
         ]

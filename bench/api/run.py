@@ -70,10 +70,17 @@ class Measured:
     statements: float | None = None
     round_trips: float | None = None
     sql: list[str] = field(default_factory=list)
+    connections_opened: int | None = None  # by the app, during the runs (not the floors)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def new_connections_per_1k(self) -> float | None:
+        if self.connections_opened is None or not self.requests:
+            return None
+        return self.connections_opened / self.requests * 1000
 
     @property
     def cpu_ms(self) -> float:
@@ -106,6 +113,17 @@ class Results:
 
 
 BARE, DB_FLOOR = "floor: bare FastAPI def", "floor: FastAPI + psycopg, one query"
+
+
+def sessions_opened(db_url: str) -> int:
+    """Connections ever opened to the bench database (this one excluded): a request that
+    finds no idle pooled connection opens one, which costs the server a fork."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]) - 1
 
 
 def _jwt(db_url: str, org_id: uuid.UUID) -> str:
@@ -251,6 +269,7 @@ def run(
 
             def drive(e: Endpoint, m: Measured | None, seconds: float) -> None:
                 base, pid = (floor_url, floor_pid) if e.floor else (app_url, app_pid)
+                sessions_before = sessions_opened(db_url)
                 before = procstat.cpu_seconds(pid)
                 r = wrk.run(
                     e.label, base + e.path, token=e.token, seconds=seconds,
@@ -261,8 +280,12 @@ def run(
                 settle(db_url)
                 time.sleep(0.2)
                 used = procstat.cpu_seconds(pid) - before
+                # settle() and the reading itself open one each; the floors open their own.
+                opened = sessions_opened(db_url) - sessions_before - 1
                 if m is None:
                     return
+                if not e.floor:
+                    m.connections_opened = (m.connections_opened or 0) + opened
                 m.requests += r.requests
                 m.seconds += r.seconds
                 m.cpu_seconds += used

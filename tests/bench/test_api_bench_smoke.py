@@ -56,6 +56,14 @@ class TestReport:
                 assert m.round_trips, m
                 assert m.sql[-1] == "COMMIT", m
 
+    def test_connections_opened_are_counted_for_the_app_only(self, results: Results) -> None:
+        for m in results.measured:
+            if m.floor:
+                assert m.new_connections_per_1k is None
+            else:
+                assert m.connections_opened is not None, m
+                assert m.connections_opened >= 0, m
+
     def test_the_table_has_a_row_per_endpoint_with_ratios_and_the_load(
         self, results: Results
     ) -> None:
