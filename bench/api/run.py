@@ -280,8 +280,8 @@ def run(
                 settle(db_url)
                 time.sleep(0.2)
                 used = procstat.cpu_seconds(pid) - before
-                # settle() and the reading itself open one each; the floors open their own.
-                opened = sessions_opened(db_url) - sessions_before - 1
+                # Besides the app's: the first reading's own connection and settle()'s.
+                opened = sessions_opened(db_url) - sessions_before - 2
                 if m is None:
                     return
                 if not e.floor:

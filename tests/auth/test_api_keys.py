@@ -148,3 +148,42 @@ class TestRevocation:
         _, member, _ = add_member(client, owner, org_id)
         response = client.delete(f"/v1/orgs/{org_id}/api-keys/{key['id']}", headers=member)
         assert response.status_code == 403
+
+
+class TestRevocationReachesEveryProcess:
+    """No process keeps credentials: a key revoked (or a session ended) through one app is
+    refused by another at once, even one that has just accepted it. docs/api.md says so."""
+
+    def test_a_revoked_key_is_refused_by_another_app_at_once(self, database_url: str) -> None:
+        from tests.http import make_client
+
+        (a, engine_a), (b, engine_b) = make_client(database_url), make_client(database_url)
+        try:
+            _, owner = new_user(a)
+            org_id = create_org(a, owner)
+            key = create_api_key(a, owner, org_id, ["org:read", "jobs:read"])
+            paths = [f"/v1/orgs/{org_id}", f"/v1/orgs/{org_id}/jobs"]
+            for path in paths:  # b has just accepted the key
+                assert b.get(path, headers=bearer(key["key"])).status_code == 200
+            revoked = a.delete(f"/v1/orgs/{org_id}/api-keys/{key['id']}", headers=owner)
+            assert revoked.status_code == 204
+            for path in paths:
+                assert b.get(path, headers=bearer(key["key"])).status_code == 401
+        finally:
+            engine_a.dispose()
+            engine_b.dispose()
+
+    def test_a_logout_is_honoured_by_another_app_at_once(self, database_url: str) -> None:
+        from tests.http import make_client
+
+        (a, engine_a), (b, engine_b) = make_client(database_url), make_client(database_url)
+        try:
+            _, user = new_user(a)
+            org_id = create_org(a, user)
+            assert b.get(f"/v1/orgs/{org_id}/jobs", headers=user).status_code == 200
+            assert a.post("/v1/auth/logout", headers=user).status_code == 200
+            assert b.get(f"/v1/orgs/{org_id}/jobs", headers=user).status_code == 401
+            assert b.get("/v1/orgs", headers=user).status_code == 401
+        finally:
+            engine_a.dispose()
+            engine_b.dispose()
