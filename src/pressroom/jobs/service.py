@@ -221,7 +221,8 @@ def list_job_rows(
     """`list_jobs` as rows of JobOut's fields (in `LISTED_FIELDS` order), for the API."""
     cursor = Cursor.decode(page.after) if page.after else None
     query = list_jobs_query(scope, limit=page.limit + 1, cursor=cursor, status=status, kind=kind)
-    rows = list(session.execute(query.with_only_columns(*_LISTED)))
+    # Columns, not entities: run on the session's connection, past the ORM's result layer.
+    rows = list(session.connection().execute(query.with_only_columns(*_LISTED)))
     rows, more = rows[: page.limit], len(rows) > page.limit
     last = rows[-1] if more and rows else None
     return rows, (Cursor(last.created_at, last.id).encode() if last is not None else None)
