@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import defer
 
 from pressroom.api_keys.service import API_KEY_PREFIX, authenticate_api_key
 from pressroom.auth.models import AuthSession
@@ -50,6 +51,11 @@ def invalid_token() -> Unauthorized:
     )
 
 
+# A request's user, without the password's hash: only changing the password reads it (and
+# loads it then).
+WITHOUT_PASSWORD_HASH = defer(User.password_hash)
+
+
 def live_session(claims: AccessClaims, now: datetime) -> tuple[ColumnElement[bool], ...]:
     """The token's user on its login session, still live: logging out takes effect at once.
     For a query from `User` joined to `AuthSession`."""
@@ -79,6 +85,7 @@ def current_principal(
         select(User)
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(*live_session(claims, datetime.now(UTC)))
+        .options(WITHOUT_PASSWORD_HASH)
     )
     if user is None:
         raise invalid_token()

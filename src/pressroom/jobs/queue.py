@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Float, Text, bindparam, text
+from sqlalchemy import ColumnElement, Connection, Float, Text, bindparam, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Uuid
 
@@ -75,6 +75,12 @@ class ArtifactRow:
 def notify(conn: Connection) -> None:
     """Wake listening workers; delivered by PostgreSQL only if the transaction commits."""
     conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def notify_column() -> ColumnElement[Any]:
+    """`notify` as a column, for the RETURNING of the statement that queues a job: the
+    wake-up rides on that statement, once per row it queued, instead of one of its own."""
+    return func.pg_notify(NOTIFY_CHANNEL, "")
 
 
 def notify_cancel(conn: Connection, job_id: uuid.UUID) -> None:

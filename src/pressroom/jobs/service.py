@@ -120,6 +120,7 @@ def submit(
     }
     # A concurrent request with the same key waits here for the first to commit, then
     # finds its row: one job and one quota unit however many times the POST is retried.
+    # The NOTIFY rides on the insert's RETURNING: only a job actually queued wakes workers.
     job = session.execute(
         insert(ContentJob)
         .values(**values)
@@ -127,7 +128,7 @@ def submit(
             index_elements=["org_id", "idempotency_key"],
             index_where=text("idempotency_key IS NOT NULL"),
         )
-        .returning(ContentJob)
+        .returning(ContentJob, queue.notify_column())
     ).scalar()
     if job is None:
         existing = session.execute(
@@ -140,7 +141,6 @@ def submit(
                 "Idempotency-Key: this key was used with a different request body"
             )
         return Submitted(existing, created=False)
-    queue.notify(session.connection())
     # Last statement on purpose: the org's counter row stays locked until this transaction
     # commits, so every other submission of the org queues behind it; nothing may run in
     # between (docs/jobs.md, Benchmark).

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from pressroom.api_keys.models import ApiKey
 from pressroom.api_keys.service import API_KEY_PREFIX, live_key, record_use
 from pressroom.auth.dependencies import (
+    WITHOUT_PASSWORD_HASH,
     CurrentPrincipal,
     bearer_scheme,
     bearer_token,
@@ -182,6 +183,7 @@ def _user_access(
         .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.org_id == org_id))
         .outerjoin(Organization, Organization.id == Membership.org_id)
         .where(*live_session(claims, now))
+        .options(WITHOUT_PASSWORD_HASH)
     ).first()
     if row is None:
         proof.failed()
