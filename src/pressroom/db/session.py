@@ -125,10 +125,11 @@ def _forget_the_connection(session: Session, transaction: Any) -> None:
 
 def end_after_error(session: Session) -> None:
     """End a failed unit of work: roll back what it wrote, and COMMIT one that wrote nothing
-    (a 404, a 403, a refused quota). Both leave the data as it was, but psycopg forgets
+    (a 404, a 403, a 401). Both leave the data as it was, but psycopg forgets
     all of a connection's prepared statements on ROLLBACK (and sends DEALLOCATE ALL), so
     the requests after each error would parse and plan their statements again. Pending
-    ORM changes that were never flushed are discarded either way."""
+    ORM changes that were never flushed are discarded either way. A refused quota (402)
+    has inserted its job by then (the quota unit is taken last), so it still rolls back."""
     try:
         conn = _unwritten_transaction(session)
         if conn is not None:
