@@ -75,15 +75,19 @@ def system_engine(engine: Engine, duty: SystemDuty) -> Engine:
 @contextmanager
 def system_duty(session: Session | Connection, duty: SystemDuty) -> Iterator[None]:
     """Within the block, the transaction may touch every org's rows, for `duty`."""
+    _enter_duty(session, duty)
+    yield
+    # Not in `finally`: an error inside ends the transaction's use (the request fails).
+    _set(session, _SET_DUTY, {"duty": ""})
+
+
+def _enter_duty(session: Session | Connection, duty: SystemDuty) -> None:
     if isinstance(session, Session) and not session.in_transaction():
-        # Nothing run yet (an API key is the request's first lookup): the duty rides on
+        # Nothing run yet (a credential is the request's first lookup): the duty rides on
         # the BEGIN statement instead of a round trip of its own.
         session.connection(execution_options={_DUTY_OPTION: duty.value})
     else:
         _set(session, _SET_DUTY, {"duty": duty.value})
-    yield
-    # Not in `finally`: an error inside ends the transaction's use (the request fails).
-    _set(session, _SET_DUTY, {"duty": ""})
 
 
 _MINT = object()
@@ -147,10 +151,7 @@ class AccessProof:
 
     def __init__(self, session: Session, duty: SystemDuty) -> None:
         self.session = session
-        if session.in_transaction():
-            _set(session, _SET_DUTY, {"duty": duty.value})
-        else:  # the request's first statement: the duty rides on the BEGIN statement
-            session.connection(execution_options={_DUTY_OPTION: duty.value})
+        _enter_duty(session, duty)
 
     @staticmethod
     def columns(
