@@ -6,7 +6,7 @@ from pressroom.auth.users import User
 from pressroom.billing.models import BillingEvent, Subscription
 from pressroom.db.base import Base
 from pressroom.email.models import DevMail
-from pressroom.jobs.models import ContentArtifact, ContentJob
+from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatusCount
 from pressroom.orgs.models import Invitation, Membership, Organization
 from pressroom.outbox.models import OutboxMessage
 from pressroom.usage.models import UsageCounter
@@ -22,6 +22,7 @@ __all__ = [
     "ContentJob",
     "DevMail",
     "Invitation",
+    "JobStatusCount",
     "Membership",
     "Organization",
     "OutboxMessage",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import psycopg
 import pytest
@@ -187,6 +188,50 @@ class TestTenantSecurityMigration:
             ("content_jobs", False, False),
             ("organizations", False, False),
         }
+
+
+class TestJobStatusCountsMigration:
+    """0607bc5b8549: the jobs that exist before it are counted (once, however often the
+    backfill runs), and every change after it keeps the counts."""
+
+    def _counts(self, conn: psycopg.Connection[Any], table: str) -> set[tuple[str, int]]:
+        column = "count(*)" if table == "content_jobs" else "sum(n)"
+        rows = conn.execute(
+            f"SELECT status, {column} FROM {table} GROUP BY status HAVING {column} <> 0"
+        )
+        return {(status, int(n)) for status, n in rows}
+
+    def test_existing_jobs_are_counted_once(self, empty_database_url: str) -> None:
+        migrations.upgrade(empty_database_url, "0607bc5b8548")
+        url = to_libpq_url(empty_database_url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            org = conn.execute(
+                "INSERT INTO organizations (id, name) VALUES (gen_random_uuid(), 'o') RETURNING id"
+            ).fetchone()
+            assert org is not None
+            conn.execute(
+                "INSERT INTO content_jobs (id, org_id, kind, input, status) "
+                "SELECT gen_random_uuid(), %s, 'summary', '{}', "
+                "CASE WHEN i <= 3 THEN 'failed' ELSE 'succeeded' END "
+                "FROM generate_series(1, 10) AS i",
+                (org[0],),
+            )
+
+        migrations.upgrade(empty_database_url, "0607bc5b8549")
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert self._counts(conn, "job_status_counts") == {("failed", 3), ("succeeded", 7)}
+            conn.execute("UPDATE content_jobs SET status = 'queued' WHERE status = 'failed'")
+            # A re-run of the backfill (a migration that failed after it) adds nothing.
+            conn.execute(_backfill_sql())
+            assert self._counts(conn, "job_status_counts") == self._counts(conn, "content_jobs")
+
+
+def _backfill_sql() -> str:
+    module = ScriptDirectory.from_config(migrations.alembic_config()).get_revision("0607bc5b8549")
+    assert module is not None
+    sql: str = module.module._BACKFILL
+    return sql
 
 
 class TestBadConfiguration:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Text,
     func,
@@ -39,8 +40,6 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
         CheckConstraint("attempts >= 0 AND attempts <= max_attempts + 1", name="attempts"),
         Index("idx_content_jobs_org_created_desc", "org_id", text("created_at DESC")),
         Index("idx_content_jobs_status", "status"),
-        # One org's counts by status: an index-only scan over that org's entries.
-        Index("idx_content_jobs_org_status", "org_id", "status"),
         # The queue: only queued rows, grouped by org so a claim can visit orgs fairly.
         Index(
             "idx_content_jobs_queue",
@@ -110,6 +109,23 @@ class ContentJob(IdMixin, TimestampsMixin, Base):
     content_pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The submitting request's trace context (pressroom.tracing), while tracing is on.
     trace_context: Mapped[str | None] = mapped_column(Text)
+
+
+class JobStatusCount(Base):
+    """A change to one org's count of jobs in one status, appended by the database as jobs
+    change (trigger `pressroom_count_jobs`, 0607bc5b8549): an org's count is the sum of its
+    rows, which pressroom.jobs.status_counts folds back to one per status. No foreign key
+    to the org, so appending costs no lookup of it on the queue's hot path."""
+
+    __tablename__ = "job_status_counts"
+    __table_args__ = (
+        Index("idx_job_status_counts_org", "org_id", "status", postgresql_include=["n"]),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class ContentArtifact(IdMixin, CreatedAtMixin, Base):

@@ -155,6 +155,7 @@ class Worker:
                 now = time.monotonic()
                 if now >= next_rescue:
                     self.maintenance.rescue()
+                    self.maintenance.compact_counts()
                     next_rescue = now + self.config.rescue_interval
                 if now >= next_stats:
                     self.maintenance.publish_stats()

@@ -1,6 +1,7 @@
 """Background duties (River's internal/maintenance): heartbeats that extend this worker's
 leases and notice cancellations and lost leases, the rescue of crashed workers' jobs
-(whose leases expired), and the queue gauges."""
+(whose leases expired), folding the kept job counts (jobs/status_counts.py), and the queue
+gauges."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 
 from pressroom.db.errors import short_error
 from pressroom.jobs import metrics, queue, retention
+from pressroom.jobs.status_counts import Compactor
 from pressroom.jobs.worker.inflight import InFlightTable
 from pressroom.jobs.worker.retry_policy import RetryPolicy
 
@@ -33,6 +35,7 @@ class Maintenance:
         self.lease_seconds = lease_seconds
         self.stopping = stopping
         self.retention_interval = retention_interval
+        self.counts = Compactor()
 
     def retention_loop(self) -> None:
         """Prune expired job content (jobs/retention.py); on its own thread so claims and
@@ -73,6 +76,10 @@ class Maintenance:
                 rescued.canceled,
             )
             metrics.RESCUED.inc(total)
+
+    def compact_counts(self) -> None:
+        with self.engine.begin() as conn:
+            self.counts.compact(conn)
 
     def publish_stats(self) -> None:
         with self.engine.connect() as conn:
