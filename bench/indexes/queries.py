@@ -87,8 +87,7 @@ PATTERNS: tuple[Pattern, ...] = (
         20,
         _NEWEST_50,
         "org",
-        # An index-only scan of the org's (org_id, status) entries (0607bc5b8546).
-        "idx_content_jobs_org_status",
+        "idx_content_jobs_org_created_desc",
     ),
     Pattern(
         "newest_big",
