@@ -124,13 +124,20 @@ def test_the_read_touches_a_handful_of_rows_at_any_org_size(database_url: str) -
             (org,),
         )
         assert compact(engine) > 0
+        ids = "SELECT array_agg(id ORDER BY id) FROM job_status_counts WHERE org_id = %s"
+        folded = conn.execute(ids, (org,)).fetchone()
+        compact(engine)  # a full pass again: a folded org is left as it is, not rewritten
+        assert conn.execute(ids, (org,)).fetchone() == folded
         conn.execute("SET enable_seqscan = off")
         plan = conn.execute(
             "EXPLAIN (ANALYZE, FORMAT JSON) SELECT status, sum(n) FROM job_status_counts "
             "WHERE org_id = %s GROUP BY status",
             (org,),
         ).fetchone()
-        assert kept(conn) == truth(conn)
+        # This org only: other tests' workers may still be finishing jobs of theirs.
+        assert {k: v for k, v in kept(conn).items() if k[0] == org} == {
+            k: v for k, v in truth(conn).items() if k[0] == org
+        }
     engine.dispose()
     assert plan is not None
     nodes, read = [plan[0][0]["Plan"]], None
