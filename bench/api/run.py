@@ -162,11 +162,12 @@ def count_statements(db_url: str, endpoints: list[Endpoint], n: int) -> dict[str
     """Per endpoint: (statements, round trips, the SQL of the last request), averaged over
     `n` requests through the real app in process after one to warm up."""
     engine = make_engine(db_url, pool_size=2)
-    counter = statements.WireCounter(engine)
+    app = create_app(engine)
+    counter = statements.WireCounter(engine, app.state.read_pool)
     out: dict[str, Any] = {}
     body = SUMMARY_BODY.encode()
     try:
-        with TestClient(create_app(engine)) as client:
+        with TestClient(app) as client:
             for e in endpoints:
                 if e.floor:
                     continue

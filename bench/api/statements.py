@@ -9,6 +9,7 @@ receives, BEGIN and COMMIT included: a simple-protocol `Query` or an extended-pr
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from typing import IO, Any
 import psycopg
 from sqlalchemy import Engine, event
 
+from pressroom.db.read_pool import ReadPool
+
 
 @dataclass
 class Counted:
@@ -28,15 +31,18 @@ class Counted:
 
 
 class WireCounter:
-    """Attach to an engine before its first connection; `count()` around a request."""
+    """Attach to an engine (and the app's read pool, pressroom.db.read_pool) before their
+    first connection; `count()` around a request."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_pool: ReadPool | None = None) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="pressroom-trace-"))
         self._files: list[IO[bytes]] = []
         self._offsets: list[int] = []
         event.listen(engine, "connect", self._trace)
+        if read_pool is not None:
+            read_pool.on_connect.append(self._trace)
 
-    def _trace(self, dbapi_connection: Any, _record: Any) -> None:
+    def _trace(self, dbapi_connection: Any, _record: Any = None) -> None:
         f = (self._dir / f"{len(self._files)}.trace").open("w+b")
         self._files.append(f)
         self._offsets.append(0)
@@ -64,11 +70,26 @@ class WireCounter:
         )  # fmt: skip
 
 
+def _messages(trace: str) -> list[str]:
+    """The trace's messages, one per line: SQL that spans lines is continued on lines that
+    do not start with a direction and a length."""
+    out: list[str] = []
+    for line in trace.splitlines():
+        if out and not _MESSAGE_START.match(line):
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
+_MESSAGE_START = re.compile(r"^[FB]\t\d+\t")
+
+
 def parse(trace: str) -> Counted:
     out = Counted(0, 0)
     pending: dict[str, str] = {}  # statement name -> its SQL (from Parse)
     unnamed = ""
-    for line in trace.splitlines():
+    for line in _messages(trace):
         parts = line.split("\t")
         if len(parts) < 3:
             continue

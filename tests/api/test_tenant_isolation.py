@@ -21,7 +21,7 @@ from pressroom.app import create_app
 from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.jobs import queue
 from pressroom.jobs.queue import ArtifactRow, ConcurrencyPolicy, Success
-from pressroom.orgs.access import credential_org_access, org_access
+from pressroom.orgs.access import credential_org_access, org_access, read_org_access
 from pressroom.web.core import web_org_access
 from tests.http import add_member, bearer, create_api_key, create_org, invite, new_user
 
@@ -212,8 +212,9 @@ class TestEveryOrgRouteIsScoped:
         ]
         assert len(org_routes) >= 10
         # The API enters an org through credential_org_access (the credential and the org in
-        # one statement); the dashboard's pages through web_org_access, which calls org_access.
-        gates = (credential_org_access, web_org_access)
+        # one statement), or read_org_access on the read pool; the dashboard's pages through
+        # web_org_access, which calls org_access.
+        gates = (credential_org_access, read_org_access, web_org_access)
         unscoped = [
             path
             for path, route in org_routes

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, Update, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -82,36 +83,49 @@ def _authenticate(session: Session, secret: str) -> ApiKey | None:
 
 def live_key(secret: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
     """What makes a key with this secret usable now: the one spelling of it."""
+    return live_key_hash(hash_secret(secret), now)
+
+
+def live_key_hash(secret_hash: Any, now: Any) -> tuple[ColumnElement[bool], ...]:
+    """`live_key` by the secret's hash; values or bound parameters (a statement built once,
+    pressroom.db.read_pool)."""
     return (
-        ApiKey.secret_hash == hash_secret(secret),
+        ApiKey.secret_hash == secret_hash,
         ApiKey.revoked_at.is_(None),
         or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
     )
 
 
-def record_use(session: Session, key: ApiKey, now: datetime) -> None:
-    """Note that `key` was used, at most once per LAST_USED_RESOLUTION."""
-    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_RESOLUTION:
-        return
-    # Every request in flight with this key sees the same stale value. A plain UPDATE
-    # would make each wait for the previous one's whole request to commit (the row
-    # stays locked until then): a burst of calls would run one at a time, every
-    # minute. Whoever holds the row is recording the use already; the rest skip it.
+def use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a use at `now` is worth recording, after one at `last_used_at`."""
+    return last_used_at is None or last_used_at < now - LAST_USED_RESOLUTION
+
+
+def use_recording(key_id: uuid.UUID, now: datetime) -> Update:
+    """The statement that notes a use of the key at `now`, unless one is being noted.
+
+    Every request in flight with this key sees the same stale value. A plain UPDATE
+    would make each wait for the previous one's whole request to commit (the row stays
+    locked until then): a burst of calls would run one at a time, every minute. Whoever
+    holds the row is recording the use already; the rest skip it."""
     stale = (
         select(ApiKey.id)
         .where(
-            ApiKey.id == key.id,
+            ApiKey.id == key_id,
             or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
         )
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+    return update(ApiKey).where(ApiKey.id == stale).values(last_used_at=now).returning(ApiKey.id)
+
+
+def record_use(session: Session, key: ApiKey, now: datetime) -> None:
+    """Note that `key` was used, at most once per LAST_USED_RESOLUTION."""
+    if not use_is_stale(key.last_used_at, now):
+        return
     recorded = session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == stale)
-        .values(last_used_at=now)
-        .returning(ApiKey.id)
-        .execution_options(synchronize_session=False)
+        use_recording(key.id, now).execution_options(synchronize_session=False)
     ).scalar()
     if recorded is not None:
         set_committed_value(key, "last_used_at", now)  # written already: no second UPDATE

@@ -8,7 +8,7 @@ pressroom.orgs.access's one access statement, which also makes the org-level dec
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -59,9 +59,15 @@ WITHOUT_PASSWORD_HASH = defer(User.password_hash)
 def live_session(claims: AccessClaims, now: datetime) -> tuple[ColumnElement[bool], ...]:
     """The token's user on its login session, still live: logging out takes effect at once.
     For a query from `User` joined to `AuthSession`."""
+    return live_session_of(claims.session_id, claims.user_id, now)
+
+
+def live_session_of(session_id: Any, user_id: Any, now: Any) -> tuple[ColumnElement[bool], ...]:
+    """`live_session` by its parts; values or bound parameters (a statement built once,
+    pressroom.db.read_pool)."""
     return (
-        AuthSession.id == claims.session_id,
-        User.id == claims.user_id,
+        AuthSession.id == session_id,
+        User.id == user_id,
         AuthSession.revoked_at.is_(None),
         AuthSession.expires_at > now,
     )

@@ -50,9 +50,19 @@ def connect_args(settings: Settings) -> dict[str, Any]:
     return {"options": _timeout_option(settings)}
 
 
+def refused_startup_option(settings: Settings, error: psycopg.OperationalError) -> bool:
+    """Under `auto`: the server refused our startup option, as PgBouncer does."""
+    return settings.db_pooler == "auto" and _REFUSED_STARTUP_OPTION in str(error)
+
+
+def transaction_timeout(settings: Settings) -> str:
+    """The statement timeout of one transaction, where no startup option can set it."""
+    return f"SET LOCAL statement_timeout = {int(settings.db_statement_timeout_ms)}"
+
+
 def install(engine: Engine, settings: Settings) -> None:
     """Hook the pooler's rules into `engine` (see the module docstring)."""
-    timeout = f"SET LOCAL statement_timeout = {int(settings.db_statement_timeout_ms)}"
+    timeout = transaction_timeout(settings)
     detected = settings.db_pooler == "pgbouncer"
 
     def connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
@@ -61,7 +71,7 @@ def install(engine: Engine, settings: Settings) -> None:
             try:
                 conn = dialect.connect(*cargs, **cparams)
             except psycopg.OperationalError as error:
-                if settings.db_pooler != "auto" or _REFUSED_STARTUP_OPTION not in str(error):
+                if not refused_startup_option(settings, error):
                     raise
                 detected = True
                 log.warning(

@@ -21,8 +21,22 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, String, case, cast, event, func
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    event,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 RUNTIME_ROLE = "pressroom_app"
@@ -125,6 +139,19 @@ class OrgScope:
             return column == self.org_ids[0]
         return column.in_(self.org_ids)
 
+    @staticmethod
+    def where_param(column: InstrumentedAttribute[uuid.UUID]) -> ColumnElement[bool]:
+        """`where` of a single-org scope as a bound parameter, for a statement built once
+        (pressroom.db.read_pool.DriverStatement); `param` gives its value."""
+        return column == bindparam(_ORG_PARAM)
+
+    @property
+    def param(self) -> dict[str, uuid.UUID]:
+        return {_ORG_PARAM: self.org_id}
+
+
+_ORG_PARAM = "scope_org_id"
+
 
 _SCOPE_KEY = "pressroom.org_scope"
 
@@ -155,9 +182,10 @@ class AccessProof:
 
     @staticmethod
     def columns(
-        org_id: InstrumentedAttribute[uuid.UUID], wanted: uuid.UUID
+        org_id: InstrumentedAttribute[uuid.UUID], wanted: Any
     ) -> tuple[ColumnElement[str], ColumnElement[str]]:
-        """End the duty; scope to `wanted` if the row's `org_id` is it, else to nothing."""
+        """End the duty; scope to `wanted` (an org id, or a bound parameter for one) if the
+        row's `org_id` is it, else to nothing."""
         scoped = case((org_id == wanted, cast(org_id, String)), else_="")
         return (
             func.set_config("pressroom.system", "", True),
@@ -170,9 +198,39 @@ class AccessProof:
         self.session.info[_SCOPE_KEY] = scope
         return scope
 
+    @staticmethod
+    def proven(org_id: uuid.UUID) -> OrgScope:
+        """The scope an `entered` proof's columns set, once its row proved access."""
+        return OrgScope((org_id,), _MINT)
+
     def failed(self) -> None:
         """No row came back: the columns never ran, so the duty is still on."""
         _set(self.session, _SET_DUTY, {"duty": ""})
+
+
+def entered(query: Select[Any], duty: SystemDuty) -> Select[Any]:
+    """`query` (an access proof's) as the first statement of its transaction, entering it
+    itself: the runtime role and `duty`, what the engine's BEGIN sets (`use_runtime_role`),
+    without a statement of their own (pressroom.db.read_pool).
+
+    Row-level security reads the duty when it filters `query`'s rows, so the duty must be
+    set before they are scanned. `query` becomes a LATERAL subquery that depends on the
+    row setting it, so the planner can only run it after that row (and OFFSET 0 keeps
+    either from being flattened into the other). If that ever failed, the duty would be
+    off while scanning: the credential would not be found (401), nothing more
+    (tests/api/test_row_level_security.py runs it where row-level security applies).
+    The role takes effect from the next statement: this one is planned and checked as
+    the login role, and sees no more than it would under the duty."""
+    entry = (
+        select(
+            func.set_config("role", RUNTIME_ROLE, True).label("role"),
+            func.set_config("pressroom.system", duty.value, True).label("duty"),
+        )
+        .offset(0)
+        .subquery("entry")
+    )
+    proof = query.where(entry.c.duty.is_not(None)).offset(0).lateral("proof")
+    return select(proof).select_from(entry.join(proof, true()))
 
 
 def rollback_in_scope(session: Session) -> None:

@@ -12,15 +12,17 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, or_, select, text, update
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
 from pressroom import tracing
 from pressroom.billing.plans import Plan, plan_now
 from pressroom.db.base import new_id
+from pressroom.db.read_pool import DriverStatement, ReadConnection
 from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
 from pressroom.jobs import queue
@@ -167,17 +169,30 @@ def list_jobs_query(
 ) -> Select[ContentJob]:
     """Newest first, served by idx_content_jobs_org_created_desc: the bound on created_at is
     an index condition, so a page deep in a large org costs what the first one does."""
-    query = select(ContentJob).where(scope.where(ContentJob.org_id))
-    if cursor is not None:
+    return _newest_first(
+        select(ContentJob).where(scope.where(ContentJob.org_id)),
+        limit=limit,
+        after=(cursor.created_at, cursor.id) if cursor is not None else None,
+        status=status.value if status is not None else None,
+        kind=kind,
+    )
+
+
+def _newest_first(
+    query: Select[Any], *, limit: Any, after: tuple[Any, Any] | None, status: Any, kind: Any
+) -> Select[Any]:
+    """`list_jobs_query`'s rules; values, or bound parameters for a statement built once."""
+    if after is not None:
+        created_at, job_id = after
         query = query.where(
-            ContentJob.created_at <= cursor.created_at,
+            ContentJob.created_at <= created_at,
             or_(
-                ContentJob.created_at < cursor.created_at,
-                and_(ContentJob.created_at == cursor.created_at, ContentJob.id < cursor.id),
+                ContentJob.created_at < created_at,
+                and_(ContentJob.created_at == created_at, ContentJob.id < job_id),
             ),
         )
     if status is not None:
-        query = query.where(ContentJob.status == status.value)
+        query = query.where(ContentJob.status == status)
     if kind is not None:
         query = query.where(ContentJob.kind == kind)
     return query.order_by(ContentJob.created_at.desc(), ContentJob.id.desc()).limit(limit)
@@ -210,37 +225,65 @@ _LISTED = tuple(ContentJob.__table__.c[name] for name in JobOut.model_fields)
 LISTED_FIELDS = tuple(JobOut.model_fields)
 
 
-def list_job_rows(
-    session: Session,
+async def list_job_rows(
+    conn: ReadConnection,
     scope: OrgScope,
     page: PageParams,
     *,
     status: JobStatus | None = None,
     kind: str | None = None,
-) -> tuple[list[Row[Any]], str | None]:
-    """`list_jobs` as rows of JobOut's fields (in `LISTED_FIELDS` order), for the API."""
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """`list_jobs` as rows of JobOut's fields (in `LISTED_FIELDS` order), for the API: on
+    the read pool, straight from the driver."""
     cursor = Cursor.decode(page.after) if page.after else None
-    query = list_jobs_query(scope, limit=page.limit + 1, cursor=cursor, status=status, kind=kind)
-    # Columns, not entities: run on the session's connection, past the ORM's result layer.
-    rows = list(session.connection().execute(query.with_only_columns(*_LISTED)))
+    values: dict[str, Any] = {"limit": page.limit + 1, **scope.param}
+    if cursor is not None:
+        values.update(after_created_at=cursor.created_at, after_id=cursor.id)
+    if status is not None:
+        values["status"] = status.value
+    if kind is not None:
+        values["kind"] = kind
+    statement = _page_statement(cursor is not None, status is not None, kind is not None)
+    rows = await statement.all(conn, **values)
     rows, more = rows[: page.limit], len(rows) > page.limit
     last = rows[-1] if more and rows else None
-    return rows, (Cursor(last.created_at, last.id).encode() if last is not None else None)
+    return rows, (Cursor(last[_CREATED_AT], last[_ID]).encode() if last is not None else None)
 
 
-def count_by_status(session: Session, scope: OrgScope) -> dict[str, int]:
+@cache
+def _page_statement(after: bool, status: bool, kind: bool) -> DriverStatement:
+    """The listing's statement for each combination of filters, built once."""
+    return DriverStatement(
+        _newest_first(
+            select(*_LISTED).where(OrgScope.where_param(ContentJob.org_id)),
+            limit=bindparam("limit", type_=Integer),
+            after=(bindparam("after_created_at"), bindparam("after_id")) if after else None,
+            status=bindparam("status") if status else None,
+            kind=bindparam("kind") if kind else None,
+        )
+    )
+
+
+_CREATED_AT, _ID = LISTED_FIELDS.index("created_at"), LISTED_FIELDS.index("id")
+
+
+async def count_by_status(conn: ReadConnection, scope: OrgScope) -> dict[str, int]:
     """Every status with its count (0 when none), plus `total`: the sum of the org's rows in
     job_status_counts, kept by the database as jobs change, so a few rows at any org size."""
-    query = (
-        select(JobStatusCount.status, func.sum(JobStatusCount.n))
-        .where(scope.where(JobStatusCount.org_id))
-        .group_by(JobStatusCount.status)
-    )
     counts = dict.fromkeys((s.value for s in JobStatus), 0)
-    for status, n in session.connection().execute(query):
+    for status, n in await _counts_statement().all(conn, **scope.param):
         counts[status] = int(n)
     counts["total"] = sum(counts.values())
     return counts
+
+
+@cache
+def _counts_statement() -> DriverStatement:
+    return DriverStatement(
+        select(JobStatusCount.status, func.sum(JobStatusCount.n))
+        .where(OrgScope.where_param(JobStatusCount.org_id))
+        .group_by(JobStatusCount.status)
+    )
 
 
 def cancel(session: Session, scope: OrgScope, job_id: uuid.UUID) -> ContentJob:

@@ -23,15 +23,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import and_, select
+from sqlalchemy import DateTime, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from pressroom.api_keys.models import ApiKey
-from pressroom.api_keys.service import API_KEY_PREFIX, live_key, record_use
+from pressroom.api_keys.service import (
+    API_KEY_PREFIX,
+    live_key,
+    live_key_hash,
+    record_use,
+    use_is_stale,
+    use_recording,
+)
 from pressroom.auth.dependencies import (
     WITHOUT_PASSWORD_HASH,
     CurrentPrincipal,
@@ -40,6 +48,7 @@ from pressroom.auth.dependencies import (
     invalid_key,
     invalid_token,
     live_session,
+    live_session_of,
 )
 from pressroom.auth.models import AuthSession
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
@@ -48,8 +57,17 @@ from pressroom.auth.users import User
 from pressroom.config import AppSettings
 from pressroom.db.base import new_id
 from pressroom.db.deps import DbSession
-from pressroom.db.tenancy import AccessProof, OrgScope, SystemDuty, scope_to_orgs, system_duty
+from pressroom.db.read_pool import DriverStatement, ReadTransaction, execute_once
+from pressroom.db.tenancy import (
+    AccessProof,
+    OrgScope,
+    SystemDuty,
+    entered,
+    scope_to_orgs,
+    system_duty,
+)
 from pressroom.errors import Forbidden, NotFound
+from pressroom.hashed_secrets import hash_secret
 from pressroom.orgs.models import Membership, Organization, Role
 from pressroom.orgs.permissions import Permission, role_permissions, scope_permissions
 
@@ -201,9 +219,13 @@ CurrentOrg = Annotated[OrgAccess, Depends(credential_org_access)]
 
 def ensure(access: OrgAccess, permission: Permission) -> OrgAccess:
     """`access`, if its caller may do `permission` there; else 403 (the caller knows the org)."""
-    if not access.can(permission):
-        raise PermissionDenied(f"This needs the '{permission.value}' permission.")
+    _check(access.permissions, permission)
     return access
+
+
+def _check(permissions: frozenset[Permission], permission: Permission) -> None:
+    if permission not in permissions:
+        raise PermissionDenied(f"This needs the '{permission.value}' permission.")
 
 
 def require(permission: Permission) -> Any:
@@ -214,4 +236,95 @@ def require(permission: Permission) -> Any:
         return ensure(access, permission)
 
     dependency.__name__ = f"require_{permission.name.lower()}"
+    return Depends(dependency)
+
+
+# --- The hot read routes (pressroom.db.read_pool): the same proof, on the event loop.
+
+
+@dataclass(frozen=True)
+class ReadAccess:
+    """`OrgAccess` for a route on the read pool: the caller's permissions in the org and
+    the transaction's scope, without the ORM entities."""
+
+    permissions: frozenset[Permission]
+    scope: OrgScope
+
+
+async def read_org_access(
+    org_id: uuid.UUID,
+    conn: ReadTransaction,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> ReadAccess:
+    """`credential_org_access` as the first statement of a read pool transaction
+    (db.tenancy.entered: it enters the runtime role and its duty itself): the same rules
+    and the same answers (401, 404), the scope set in the database."""
+    token = bearer_token(credentials)
+    now = datetime.now(UTC)
+    if token.startswith(API_KEY_PREFIX):
+        row = await _key_proof().first(conn, secret_hash=hash_secret(token), now=now, org=org_id)
+        if row is None:
+            raise invalid_key()
+        key_id, key_org, scopes, last_used_at = row[:4]
+        if key_org != org_id:
+            raise OrgNotFound("Organization not found.")
+        if use_is_stale(last_used_at, now):
+            await execute_once(conn, use_recording(key_id, now))
+        return ReadAccess(scope_permissions(frozenset(scopes)), AccessProof.proven(org_id))
+    claims = decode_access_token(settings, token)
+    if claims is None:
+        raise invalid_token()
+    row = await _membership_proof().first(
+        conn, session_id=claims.session_id, user_id=claims.user_id, now=now, org=org_id
+    )
+    if row is None:
+        raise invalid_token()
+    if row[0] is None:
+        raise OrgNotFound("Organization not found.")
+    return ReadAccess(role_permissions(Role(row[0])), AccessProof.proven(org_id))
+
+
+# The statements of `_key_access` and `_user_access`, as columns, built once.
+@cache
+def _key_proof() -> DriverStatement:
+    wanted = bindparam("org", type_=Uuid)
+    return DriverStatement(
+        entered(
+            select(ApiKey.id, ApiKey.org_id, ApiKey.scopes, ApiKey.last_used_at)
+            .add_columns(*AccessProof.columns(ApiKey.org_id, wanted))
+            .join(Organization, Organization.id == ApiKey.org_id)
+            .where(*live_key_hash(bindparam("secret_hash"), bindparam("now"))),
+            SystemDuty.CREDENTIALS,
+        )
+    )
+
+
+@cache
+def _membership_proof() -> DriverStatement:
+    wanted = bindparam("org", type_=Uuid)
+    session_id, user_id = bindparam("session_id", type_=Uuid), bindparam("user_id", type_=Uuid)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    return DriverStatement(
+        entered(
+            select(Membership.role)
+            .add_columns(*AccessProof.columns(Membership.org_id, wanted))
+            .select_from(User)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.org_id == wanted))
+            .where(*live_session_of(session_id, user_id, now)),
+            SystemDuty.MEMBERSHIPS,
+        )
+    )
+
+
+def require_read(permission: Permission) -> Any:
+    """`Annotated[OrgScope, require_read(Permission.X)]`: `require` for a route on the read
+    pool: the scope of the path's org, if the caller may do X there (the same answers)."""
+
+    async def dependency(access: Annotated[ReadAccess, Depends(read_org_access)]) -> OrgScope:
+        _check(access.permissions, permission)
+        return access.scope
+
+    dependency.__name__ = f"require_read_{permission.name.lower()}"
     return Depends(dependency)
