@@ -89,7 +89,7 @@ class _Pooled:
 class ReadPool:
     """Asyncio connections to the engine's database, opened when a request needs one and
     kept idle up to `idle`. Requests in flight are bounded by the app
-    (pressroom.http.concurrency_limit), so the pool itself never waits."""
+    (pressroom.http.concurrency_limit, at `idle`), so the pool itself never waits."""
 
     def __init__(self, url: str, settings: Settings, *, idle: int) -> None:
         self._conninfo = to_libpq_url(url)
@@ -105,7 +105,9 @@ class ReadPool:
         pool = cls(
             engine.url.render_as_string(hide_password=False),
             settings,
-            idle=getattr(engine.pool, "size", lambda: settings.db_pool_size)(),
+            # As many as the app lets requests run at once (app.py's concurrency limit):
+            # a burst of reads then opens no connection once the pool has warmed up.
+            idle=settings.db_pool_size + settings.db_max_overflow,
         )
         event.listen(engine, "engine_disposed", lambda _engine: pool.close())
         return pool
