@@ -107,7 +107,8 @@ class TestTheAccessStatementEntersItsDuty:
         query = entered(select(ApiKey.id), SystemDuty.CREDENTIALS)
         sql = str(query.compile())
         # The lookup depends on the row that sets the duty: it can only run after it.
-        assert "JOIN LATERAL" in sql and "entry.duty IS NOT NULL" in sql
+        assert "JOIN LATERAL" in sql
+        assert "entry.duty IS NOT NULL" in sql
 
     def test_a_key_asking_for_another_org_scopes_to_nothing(
         self, api: Api, database_url: str
@@ -160,7 +161,8 @@ class TestTransactions:
             row = conn.execute(
                 "SELECT last_used_at FROM api_keys WHERE id = %s", (api.key["id"],)
             ).fetchone()
-        assert row is not None and row[0] is not None
+        assert row is not None
+        assert row[0] is not None
 
 
 class TestConnections:
