@@ -38,6 +38,8 @@ class WireCounter:
         self._dir = Path(tempfile.mkdtemp(prefix="pressroom-trace-"))
         self._files: list[IO[bytes]] = []
         self._offsets: list[int] = []
+        # Per connection: its prepared statements' SQL, from Parse messages of any window.
+        self._prepared: list[dict[str, str]] = []
         event.listen(engine, "connect", self._trace)
         if read_pool is not None:
             read_pool.on_connect.append(self._trace)
@@ -46,25 +48,29 @@ class WireCounter:
         f = (self._dir / f"{len(self._files)}.trace").open("w+b")
         self._files.append(f)
         self._offsets.append(0)
+        self._prepared.append({})
         pgconn = dbapi_connection.pgconn
         pgconn.trace(f.fileno())
         pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
 
-    def _read_new(self) -> str:
-        chunks = []
+    def _read_new(self) -> Counted:
+        total = Counted(0, 0)
         for i, f in enumerate(self._files):
             f.seek(self._offsets[i])
             data = f.read()
             self._offsets[i] += len(data)
-            chunks.append(data.decode(errors="replace"))
-        return "".join(chunks)
+            parsed = parse(data.decode(errors="replace"), self._prepared[i])
+            total.statements += parsed.statements
+            total.round_trips += parsed.round_trips
+            total.sql += parsed.sql
+        return total
 
     @contextmanager
     def count(self) -> Iterator[Counted]:
         self._read_new()
         counted = Counted(0, 0)
         yield counted
-        parsed = parse(self._read_new())
+        parsed = self._read_new()
         counted.statements, counted.round_trips, counted.sql = (
             parsed.statements, parsed.round_trips, parsed.sql,
         )  # fmt: skip
@@ -85,9 +91,11 @@ def _messages(trace: str) -> list[str]:
 _MESSAGE_START = re.compile(r"^[FB]\t\d+\t")
 
 
-def parse(trace: str) -> Counted:
+def parse(trace: str, prepared: dict[str, str] | None = None) -> Counted:
+    """One connection's trace. `prepared`: its statements prepared before (name -> SQL),
+    updated with those this trace prepares."""
     out = Counted(0, 0)
-    pending: dict[str, str] = {}  # statement name -> its SQL (from Parse)
+    pending = prepared if prepared is not None else {}  # statement name -> its SQL
     unnamed = ""
     for line in _messages(trace):
         parts = line.split("\t")
