@@ -163,7 +163,7 @@ def count_statements(db_url: str, endpoints: list[Endpoint], n: int) -> dict[str
     `n` requests through the real app in process after one to warm up."""
     engine = make_engine(db_url, pool_size=2)
     app = create_app(engine)
-    counter = statements.WireCounter(engine, app.state.read_pool)
+    counter = statements.WireCounter(engine, app.state.async_pool)
     out: dict[str, Any] = {}
     body = SUMMARY_BODY.encode()
     try:

@@ -20,7 +20,7 @@ from typing import IO, Any
 import psycopg
 from sqlalchemy import Engine, event
 
-from pressroom.db.read_pool import ReadPool
+from pressroom.db.async_pool import AsyncPool
 
 
 @dataclass
@@ -31,18 +31,18 @@ class Counted:
 
 
 class WireCounter:
-    """Attach to an engine (and the app's read pool, pressroom.db.read_pool) before their
+    """Attach to an engine (and the app's async pool, pressroom.db.async_pool) before their
     first connection; `count()` around a request."""
 
-    def __init__(self, engine: Engine, read_pool: ReadPool | None = None) -> None:
+    def __init__(self, engine: Engine, async_pool: AsyncPool | None = None) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="pressroom-trace-"))
         self._files: list[IO[bytes]] = []
         self._offsets: list[int] = []
         # Per connection: its prepared statements' SQL, from Parse messages of any window.
         self._prepared: list[dict[str, str]] = []
         event.listen(engine, "connect", self._trace)
-        if read_pool is not None:
-            read_pool.on_connect.append(self._trace)
+        if async_pool is not None:
+            async_pool.on_connect.append(self._trace)
 
     def _trace(self, dbapi_connection: Any, _record: Any = None) -> None:
         f = (self._dir / f"{len(self._files)}.trace").open("w+b")

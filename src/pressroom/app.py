@@ -19,7 +19,7 @@ from pressroom.auth.routes import router as auth_router
 from pressroom.billing import provider_events
 from pressroom.billing.routes import router as billing_router
 from pressroom.config import Settings, get_settings
-from pressroom.db.read_pool import ReadPool
+from pressroom.db.async_pool import AsyncPool
 from pressroom.db.session import get_engine
 from pressroom.db.tenancy import SystemDuty, system_engine
 from pressroom.errors import UnhandledErrorMiddleware, install_error_handlers
@@ -73,7 +73,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.settings = settings  # what AppSettings gives requests; the dashboard reads it too
     app.state.engine = engine or get_engine()
     app.state.sessionmaker = sessionmaker(bind=app.state.engine, expire_on_commit=False)
-    app.state.read_pool = ReadPool.for_engine(app.state.engine, settings)
+    app.state.async_pool = AsyncPool.for_engine(app.state.engine, settings)
     install_error_handlers(app)
     # A provider's event names its org itself: those transactions cross orgs, by name.
     receiver = provider_events.WebhookReceiver.start(

@@ -153,8 +153,8 @@ def wire(
     database_url: str,
 ) -> Iterator[tuple[TestClient, WireCounter, str, dict[str, dict[str, str]]]]:
     client, engine = make_client(database_url)
-    # Before the first connection of the engine and of the read pool: all are traced.
-    counter = WireCounter(engine, client.app.state.read_pool)
+    # Before the first connection of the engine and of the async pool: all are traced.
+    counter = WireCounter(engine, client.app.state.async_pool)
     _, user = new_user(client, "owner")
     org_id = create_org(client, user)
     key = create_api_key(client, user, org_id, ["jobs:read", "jobs:write"])["key"]

@@ -88,7 +88,7 @@ def live_key(secret: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 def live_key_hash(secret_hash: Any, now: Any) -> tuple[ColumnElement[bool], ...]:
     """`live_key` by the secret's hash; values or bound parameters (a statement built once,
-    pressroom.db.read_pool)."""
+    pressroom.db.async_pool)."""
     return (
         ApiKey.secret_hash == secret_hash,
         ApiKey.revoked_at.is_(None),

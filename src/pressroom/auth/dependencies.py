@@ -64,7 +64,7 @@ def live_session(claims: AccessClaims, now: datetime) -> tuple[ColumnElement[boo
 
 def live_session_of(session_id: Any, user_id: Any, now: Any) -> tuple[ColumnElement[bool], ...]:
     """`live_session` by its parts; values or bound parameters (a statement built once,
-    pressroom.db.read_pool)."""
+    pressroom.db.async_pool)."""
     return (
         AuthSession.id == session_id,
         User.id == user_id,

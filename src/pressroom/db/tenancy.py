@@ -142,7 +142,7 @@ class OrgScope:
     @staticmethod
     def where_param(column: InstrumentedAttribute[uuid.UUID]) -> ColumnElement[bool]:
         """`where` of a single-org scope as a bound parameter, for a statement built once
-        (pressroom.db.read_pool.DriverStatement); `param` gives its value."""
+        (pressroom.db.async_pool.DriverStatement); `param` gives its value."""
         return column == bindparam(_ORG_PARAM)
 
     @property
@@ -211,7 +211,7 @@ class AccessProof:
 def entered(query: Select[Any], duty: SystemDuty) -> Select[Any]:
     """`query` (an access proof's) as the first statement of its transaction, entering it
     itself: the runtime role and `duty`, what the engine's BEGIN sets (`use_runtime_role`),
-    without a statement of their own (pressroom.db.read_pool).
+    without a statement of their own (pressroom.db.async_pool).
 
     Row-level security reads the duty when it filters `query`'s rows, so the duty must be
     set before they are scanned. `query` becomes a LATERAL subquery that depends on the

@@ -9,14 +9,13 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from pressroom.db.async_pool import PoolTransaction
 from pressroom.db.deps import DbSession
-from pressroom.db.read_pool import ReadTransaction
-from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, error_responses
 from pressroom.jobs import events, service
 from pressroom.jobs.models import ContentArtifact, JobStatus
 from pressroom.jobs.schemas import ArtifactOut, JobCounts, JobCreate, JobDetail, JobOut
-from pressroom.orgs.access import OrgAccess, require, require_read
+from pressroom.orgs.access import OrgAccess, PoolAccess, require, require_on_pool
 from pressroom.orgs.permissions import Permission
 from pressroom.pagination import Page, Pagination
 
@@ -24,8 +23,8 @@ router = APIRouter(prefix="/orgs/{org_id}", tags=["jobs"])
 
 CanReadJobs = Annotated[OrgAccess, require(Permission.JOBS_READ)]
 CanWriteJobs = Annotated[OrgAccess, require(Permission.JOBS_WRITE)]
-# The hottest reads run on the read pool (pressroom.db.read_pool): no thread hop, no ORM.
-CanReadJobsFast = Annotated[OrgScope, require_read(Permission.JOBS_READ)]
+# The hottest reads run on the async pool (pressroom.db.async_pool): no thread hop, no ORM.
+ReadsJobsOnPool = Annotated[PoolAccess, require_on_pool(Permission.JOBS_READ)]
 
 # Artifacts up to this size come inline in listings; bigger ones only via content_url.
 INLINE_CONTENT_BYTES = 16 * 1024
@@ -61,14 +60,14 @@ def submit_job(
 
 @router.get("/jobs", response_model=Page[JobOut], responses=error_responses(InvalidInput, NotFound))
 async def list_jobs(
-    scope: CanReadJobsFast,
-    conn: ReadTransaction,
+    access: ReadsJobsOnPool,
+    conn: PoolTransaction,
     page: Pagination,
     status: JobStatus | None = None,
     kind: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Response:
     """Newest first. Follow `next_cursor` for older pages; every page costs the same."""
-    rows, cursor = await service.list_job_rows(conn, scope, page, status=status, kind=kind)
+    rows, cursor = await service.list_job_rows(conn, access.scope, page, status=status, kind=kind)
     # Rows straight to JSON (response_model still documents the shape): the columns are
     # JobOut's fields, typed by the table, so validating each one again would prove nothing.
     items = [dict(zip(service.LISTED_FIELDS, row, strict=True)) for row in rows]
@@ -78,9 +77,9 @@ async def list_jobs(
 
 # Declared before /jobs/{job_id}, which would otherwise take "counts" for a job id.
 @router.get("/jobs/counts", response_model=JobCounts, responses=error_responses(NotFound))
-async def count_jobs(scope: CanReadJobsFast, conn: ReadTransaction) -> Response:
+async def count_jobs(access: ReadsJobsOnPool, conn: PoolTransaction) -> Response:
     """The org's jobs by status, as of now. Authorized like listing jobs."""
-    return Response(orjson.dumps(await service.count_by_status(conn, scope)),
+    return Response(orjson.dumps(await service.count_by_status(conn, access.scope)),
                     media_type="application/json")  # fmt: skip
 
 

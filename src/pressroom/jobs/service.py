@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, defer
 
 from pressroom import tracing
 from pressroom.billing.plans import Plan, plan_now
+from pressroom.db.async_pool import DriverStatement, PoolConnection
 from pressroom.db.base import new_id
-from pressroom.db.read_pool import DriverStatement, ReadConnection
 from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
 from pressroom.jobs import queue
@@ -226,7 +226,7 @@ LISTED_FIELDS = tuple(JobOut.model_fields)
 
 
 async def list_job_rows(
-    conn: ReadConnection,
+    conn: PoolConnection,
     scope: OrgScope,
     page: PageParams,
     *,
@@ -234,7 +234,7 @@ async def list_job_rows(
     kind: str | None = None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """`list_jobs` as rows of JobOut's fields (in `LISTED_FIELDS` order), for the API: on
-    the read pool, straight from the driver."""
+    the async pool, straight from the driver."""
     cursor = Cursor.decode(page.after) if page.after else None
     values: dict[str, Any] = {"limit": page.limit + 1, **scope.param}
     if cursor is not None:
@@ -267,7 +267,7 @@ def _page_statement(after: bool, status: bool, kind: bool) -> DriverStatement:
 _CREATED_AT, _ID = LISTED_FIELDS.index("created_at"), LISTED_FIELDS.index("id")
 
 
-async def count_by_status(conn: ReadConnection, scope: OrgScope) -> dict[str, int]:
+async def count_by_status(conn: PoolConnection, scope: OrgScope) -> dict[str, int]:
     """Every status with its count (0 when none), plus `total`: the sum of the org's rows in
     job_status_counts, kept by the database as jobs change, so a few rows at any org size."""
     counts = dict.fromkeys((s.value for s in JobStatus), 0)

@@ -21,6 +21,7 @@ tests/test_structure.py fails if an org filter is written anywhere else.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -28,7 +29,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import DateTime, Uuid, and_, bindparam, select
+from sqlalchemy import ColumnElement, DateTime, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from pressroom.api_keys.models import ApiKey
@@ -54,10 +55,15 @@ from pressroom.auth.models import AuthSession
 from pressroom.auth.principals import ApiKeyPrincipal, Principal, UserPrincipal
 from pressroom.auth.tokens import AccessClaims, decode_access_token
 from pressroom.auth.users import User
-from pressroom.config import AppSettings
+from pressroom.config import AppSettings, Settings
+from pressroom.db.async_pool import (
+    DriverStatement,
+    PoolConnection,
+    PoolTransaction,
+    execute_once,
+)
 from pressroom.db.base import new_id
 from pressroom.db.deps import DbSession
-from pressroom.db.read_pool import DriverStatement, ReadTransaction, execute_once
 from pressroom.db.tenancy import (
     AccessProof,
     OrgScope,
@@ -239,31 +245,51 @@ def require(permission: Permission) -> Any:
     return Depends(dependency)
 
 
-# --- The hot read routes (pressroom.db.read_pool): the same proof, on the event loop.
+# --- The hottest routes (pressroom.db.async_pool): the same proof, on the event loop.
+
+
+def _no_params(_now: datetime) -> dict[str, Any]:
+    return {}
 
 
 @dataclass(frozen=True)
-class ReadAccess:
-    """`OrgAccess` for a route on the read pool: the caller's permissions in the org and
-    the transaction's scope, without the ORM entities."""
+class OrgColumns:
+    """What a route on the async pool reads of the org besides the caller's access (its
+    plan, its month's usage), in the access statement itself: `columns` of the org whose
+    id they are given (a column to correlate with), and the values of their parameters."""
+
+    columns: Callable[[Any], tuple[ColumnElement[Any], ...]]
+    params: Callable[[datetime], dict[str, Any]] = _no_params
+
+
+@dataclass(frozen=True)
+class PoolAccess:
+    """`OrgAccess` for a route on the async pool: the caller's permissions in the org, the
+    transaction's scope, the user (None for an API key), and the `OrgColumns` asked for."""
 
     permissions: frozenset[Permission]
     scope: OrgScope
+    user_id: uuid.UUID | None
+    read: tuple[Any, ...] = ()
 
 
-async def read_org_access(
+async def prove_pool_access(
+    conn: PoolConnection,
     org_id: uuid.UUID,
-    conn: ReadTransaction,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> ReadAccess:
-    """`credential_org_access` as the first statement of a read pool transaction
+    settings: Settings,
+    credentials: HTTPAuthorizationCredentials | None,
+    reads: OrgColumns | None = None,
+) -> PoolAccess:
+    """`credential_org_access` as the first statement of an async pool transaction
     (db.tenancy.entered: it enters the runtime role and its duty itself): the same rules
     and the same answers (401, 404), the scope set in the database."""
     token = bearer_token(credentials)
     now = datetime.now(UTC)
+    extra = reads.params(now) if reads is not None else {}
     if token.startswith(API_KEY_PREFIX):
-        row = await _key_proof().first(conn, secret_hash=hash_secret(token), now=now, org=org_id)
+        row = await _key_proof(reads).first(
+            conn, secret_hash=hash_secret(token), now=now, org=org_id, **extra
+        )
         if row is None:
             raise invalid_key()
         key_id, key_org, scopes, last_used_at = row[:4]
@@ -271,28 +297,36 @@ async def read_org_access(
             raise OrgNotFound("Organization not found.")
         if use_is_stale(last_used_at, now):
             await execute_once(conn, use_recording(key_id, now))
-        return ReadAccess(scope_permissions(frozenset(scopes)), AccessProof.proven(org_id))
+        permissions = scope_permissions(frozenset(scopes))
+        return PoolAccess(permissions, AccessProof.proven(org_id), None, tuple(row[6:]))
     claims = decode_access_token(settings, token)
     if claims is None:
         raise invalid_token()
-    row = await _membership_proof().first(
-        conn, session_id=claims.session_id, user_id=claims.user_id, now=now, org=org_id
+    row = await _membership_proof(reads).first(
+        conn, session_id=claims.session_id, user_id=claims.user_id, now=now, org=org_id, **extra
     )
     if row is None:
         raise invalid_token()
     if row[0] is None:
         raise OrgNotFound("Organization not found.")
-    return ReadAccess(role_permissions(Role(row[0])), AccessProof.proven(org_id))
+    permissions = role_permissions(Role(row[0]))
+    return PoolAccess(permissions, AccessProof.proven(org_id), claims.user_id, tuple(row[3:]))
 
 
-# The statements of `_key_access` and `_user_access`, as columns, built once.
+def _read(reads: OrgColumns | None, org_id: Any) -> tuple[ColumnElement[Any], ...]:
+    if reads is None:
+        return ()
+    return tuple(c.label(f"org_read_{i}") for i, c in enumerate(reads.columns(org_id)))
+
+
+# The statements of `_key_access` and `_user_access`, as columns, built once per reads.
 @cache
-def _key_proof() -> DriverStatement:
+def _key_proof(reads: OrgColumns | None) -> DriverStatement:
     wanted = bindparam("org", type_=Uuid)
     return DriverStatement(
         entered(
             select(ApiKey.id, ApiKey.org_id, ApiKey.scopes, ApiKey.last_used_at)
-            .add_columns(*AccessProof.columns(ApiKey.org_id, wanted))
+            .add_columns(*AccessProof.columns(ApiKey.org_id, wanted), *_read(reads, ApiKey.org_id))
             .join(Organization, Organization.id == ApiKey.org_id)
             .where(*live_key_hash(bindparam("secret_hash"), bindparam("now"))),
             SystemDuty.CREDENTIALS,
@@ -301,14 +335,16 @@ def _key_proof() -> DriverStatement:
 
 
 @cache
-def _membership_proof() -> DriverStatement:
+def _membership_proof(reads: OrgColumns | None) -> DriverStatement:
     wanted = bindparam("org", type_=Uuid)
     session_id, user_id = bindparam("session_id", type_=Uuid), bindparam("user_id", type_=Uuid)
     now = bindparam("now", type_=DateTime(timezone=True))
     return DriverStatement(
         entered(
             select(Membership.role)
-            .add_columns(*AccessProof.columns(Membership.org_id, wanted))
+            .add_columns(
+                *AccessProof.columns(Membership.org_id, wanted), *_read(reads, Membership.org_id)
+            )
             .select_from(User)
             .join(AuthSession, AuthSession.user_id == User.id)
             .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.org_id == wanted))
@@ -318,13 +354,25 @@ def _membership_proof() -> DriverStatement:
     )
 
 
-def require_read(permission: Permission) -> Any:
-    """`Annotated[OrgScope, require_read(Permission.X)]`: `require` for a route on the read
-    pool: the scope of the path's org, if the caller may do X there (the same answers)."""
+class PoolOrgAccess:
+    """The dependency of a route on the async pool: `require` there (the org of the path,
+    if the caller may do `permission` in it), reading `reads` of the org on the way."""
 
-    async def dependency(access: Annotated[ReadAccess, Depends(read_org_access)]) -> OrgScope:
-        _check(access.permissions, permission)
-        return access.scope
+    def __init__(self, permission: Permission, reads: OrgColumns | None = None) -> None:
+        self.permission, self.reads = permission, reads
 
-    dependency.__name__ = f"require_read_{permission.name.lower()}"
-    return Depends(dependency)
+    async def __call__(
+        self,
+        org_id: uuid.UUID,
+        conn: PoolTransaction,
+        settings: AppSettings,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> PoolAccess:
+        access = await prove_pool_access(conn, org_id, settings, credentials, self.reads)
+        _check(access.permissions, self.permission)
+        return access
+
+
+def require_on_pool(permission: Permission, reads: OrgColumns | None = None) -> Any:
+    """`Annotated[PoolAccess, require_on_pool(Permission.X)]`: `require`, on the async pool."""
+    return Depends(PoolOrgAccess(permission, reads))

@@ -1,10 +1,10 @@
-"""The hottest read routes' own connections: asyncio psycopg, no thread hop, no ORM.
+"""The hottest routes' own connections: asyncio psycopg, no thread hop, no ORM.
 
 A job listing served through a SQLAlchemy session spent most of its CPU around its SQL:
 thread-pool hops for the session, the access check and the endpoint, and SQLAlchemy's
 statement and result machinery (docs/api-performance.md). The routes that a dashboard and
-a polling integrator call all the time (the job listing, the counts by status) run on the
-event loop instead, on connections of this pool, with statements that are still written
+a polling integrator call all the time (the job listing, the counts by status, submitting
+a job) run on the event loop instead, on connections of this pool, with statements that are still written
 once with SQLAlchemy Core, built and compiled once per shape (`DriverStatement`).
 
 The connections keep the engine's rules (pressroom.db.session, pressroom.db.pooler):
@@ -14,10 +14,10 @@ statements behind PgBouncer, no round trip to find a dead idle connection, repla
 (pressroom.db.tenancy.entered). The pool lives and dies with its engine: disposing the
 engine closes its idle connections.
 
-A transaction here ends with COMMIT whatever the route answered (a 401, a 404): these
-routes write nothing but an API key's last use, which stands whatever the answer, and a
-ROLLBACK would cost the connection its prepared statements. Only a failed transaction is
-rolled back; a connection left mid-statement (the request was cancelled) is closed.
+A transaction that failed with an answer (a 401, a 404, a 402) ends as the engine's do
+(pressroom.db.session.end_after_error): COMMIT if it wrote nothing, since a ROLLBACK costs
+the connection its prepared statements, else ROLLBACK. A connection left mid-statement
+(the request was cancelled) is closed.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from pressroom.db.url import to_libpq_url
 
 log = logging.getLogger("pressroom.db")
 
-ReadConnection = psycopg.AsyncConnection[Any]
+PoolConnection = psycopg.AsyncConnection[Any]
 
 _DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
@@ -66,27 +66,31 @@ class DriverStatement:
             params = {k: (processors[k](v) if k in processors else v) for k, v in params.items()}
         return params
 
-    async def first(self, conn: ReadConnection, **values: Any) -> Any:
+    async def first(self, conn: PoolConnection, **values: Any) -> Any:
         return await (await conn.execute(self.sql, self.params(**values))).fetchone()
 
-    async def all(self, conn: ReadConnection, **values: Any) -> list[Any]:
+    async def all(self, conn: PoolConnection, **values: Any) -> list[Any]:
         return await (await conn.execute(self.sql, self.params(**values))).fetchall()
 
 
-async def execute_once(conn: ReadConnection, statement: ClauseElement) -> Any:
+async def execute_once(conn: PoolConnection, statement: ClauseElement) -> Any:
     """A statement built for this call (a rare one: worth no template); its first row."""
     compiled = statement.compile(dialect=_DIALECT)
     cursor = await conn.execute(compiled.string, compiled.construct_params())
     return await cursor.fetchone() if cursor.description else None
 
 
+# PostgreSQL assigns a transaction id on its first write or row lock.
+_WROTE_NOTHING = "SELECT pg_current_xact_id_if_assigned() IS NULL"
+
+
 @dataclass
 class _Pooled:
-    conn: ReadConnection
+    conn: PoolConnection
     opened: float
 
 
-class ReadPool:
+class AsyncPool:
     """Asyncio connections to the engine's database, opened when a request needs one and
     kept idle up to `idle`. Requests in flight are bounded by the app
     (pressroom.http.concurrency_limit, at `idle`), so the pool itself never waits."""
@@ -98,10 +102,10 @@ class ReadPool:
         self._idle: list[_Pooled] = []
         self.behind_pooler = settings.db_pooler == "pgbouncer"
         # Called with each new connection (bench.api.statements traces them).
-        self.on_connect: list[Callable[[ReadConnection], None]] = []
+        self.on_connect: list[Callable[[PoolConnection], None]] = []
 
     @classmethod
-    def for_engine(cls, engine: Engine, settings: Settings) -> ReadPool:
+    def for_engine(cls, engine: Engine, settings: Settings) -> AsyncPool:
         pool = cls(
             engine.url.render_as_string(hide_password=False),
             settings,
@@ -112,7 +116,7 @@ class ReadPool:
         event.listen(engine, "engine_disposed", lambda _engine: pool.close())
         return pool
 
-    async def _connect(self) -> ReadConnection:
+    async def _connect(self) -> PoolConnection:
         common: dict[str, Any] = {
             "autocommit": True,  # BEGIN and COMMIT are ours: see transaction()
             "application_name": "pressroom",
@@ -134,7 +138,7 @@ class ReadPool:
         )
         return self._opened(conn)
 
-    def _opened(self, conn: ReadConnection) -> ReadConnection:
+    def _opened(self, conn: PoolConnection) -> PoolConnection:
         for hook in self.on_connect:
             hook(conn)
         return conn
@@ -157,7 +161,7 @@ class ReadPool:
             _close(pooled.conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[ReadConnection]:
+    async def transaction(self) -> AsyncIterator[PoolConnection]:
         """One transaction, committed before the block's caller answers."""
         pooled = await self._checkout()
         conn = pooled.conn
@@ -181,7 +185,8 @@ class ReadPool:
         try:
             status = conn.info.transaction_status
             if status == TransactionStatus.INTRANS:
-                await conn.execute("COMMIT")
+                row = await (await conn.execute(_WROTE_NOTHING)).fetchone()
+                await conn.execute("COMMIT" if row and row[0] else "ROLLBACK")
             elif status == TransactionStatus.INERROR:
                 await conn.execute("ROLLBACK")
             elif status != TransactionStatus.IDLE:
@@ -197,7 +202,7 @@ class ReadPool:
             _close(pooled.conn)
 
 
-def _close(conn: ReadConnection) -> None:
+def _close(conn: PoolConnection) -> None:
     # Synchronous on purpose: callable from the engine's dispose and from a cancelled task.
     try:
         conn.pgconn.finish()
@@ -205,11 +210,11 @@ def _close(conn: ReadConnection) -> None:
         log.debug("closing a read connection failed", exc_info=True)
 
 
-async def read_transaction(request: Request) -> AsyncIterator[ReadConnection]:
+async def pool_transaction(request: Request) -> AsyncIterator[PoolConnection]:
     """The request's read transaction, committed before the response is sent."""
-    pool: ReadPool = request.app.state.read_pool
+    pool: AsyncPool = request.app.state.async_pool
     async with pool.transaction() as conn:
         yield conn
 
 
-ReadTransaction = Annotated[ReadConnection, Depends(read_transaction, scope="function")]
+PoolTransaction = Annotated[PoolConnection, Depends(pool_transaction, scope="function")]

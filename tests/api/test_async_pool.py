@@ -1,4 +1,4 @@
-"""The read pool (pressroom.db.read_pool): the job listing and the counts by status on the
+"""The async pool (pressroom.db.async_pool): the job listing and the counts by status on the
 event loop, with the access statement entering the runtime role and its duty itself
 (pressroom.db.tenancy.entered)."""
 
@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from pressroom.api_keys.models import ApiKey
-from pressroom.db.read_pool import DriverStatement, ReadPool
+from pressroom.db.async_pool import AsyncPool, DriverStatement
 from pressroom.db.tenancy import RUNTIME_ROLE, AccessProof, SystemDuty, entered
 from pressroom.db.url import to_libpq_url
 from pressroom.hashed_secrets import hash_secret
@@ -31,7 +31,7 @@ from tests.http import create_api_key, create_org, make_client, new_user
 class Api:
     client: TestClient
     engine: Engine
-    pool: ReadPool
+    pool: AsyncPool
     org_id: str
     user: dict[str, str]
     key: dict[str, Any]
@@ -45,7 +45,7 @@ class Api:
 @pytest.fixture
 def api(database_url: str) -> Iterator[Api]:
     client, engine = make_client(database_url)
-    pool: ReadPool = client.app.state.read_pool  # type: ignore[attr-defined]
+    pool: AsyncPool = client.app.state.async_pool  # type: ignore[attr-defined]
     opened: list[Any] = []
     pool.on_connect.append(opened.append)
     _, user = new_user(client, "owner")
@@ -73,7 +73,7 @@ def _proof(database_url: str, statement: str, params: dict[str, Any]) -> dict[st
 
 class TestTheAccessStatementEntersItsDuty:
     def _params(self, api: Api, org_id: str) -> dict[str, Any]:
-        statement = access._key_proof()
+        statement = access._key_proof(None)
         return statement.params(
             secret_hash=hash_secret(api.key["key"]), now=datetime.now(UTC), org=uuid.UUID(org_id)
         )
@@ -86,7 +86,7 @@ class TestTheAccessStatementEntersItsDuty:
             json={"kind": "summary", "input": {"text": "An article. " * 20}},
             headers=api.user,
         )
-        seen = _proof(database_url, access._key_proof().sql, self._params(api, api.org_id))
+        seen = _proof(database_url, access._key_proof(None).sql, self._params(api, api.org_id))
         assert seen["row"] is not None
         # The statement ended the duty and scoped the transaction to the key's org.
         assert (seen["user"], seen["duty"], seen["orgs"]) == (RUNTIME_ROLE, "", api.org_id)
@@ -113,7 +113,9 @@ class TestTheAccessStatementEntersItsDuty:
     def test_a_key_asking_for_another_org_scopes_to_nothing(
         self, api: Api, database_url: str
     ) -> None:
-        seen = _proof(database_url, access._key_proof().sql, self._params(api, str(uuid.uuid4())))
+        seen = _proof(
+            database_url, access._key_proof(None).sql, self._params(api, str(uuid.uuid4()))
+        )
         assert seen["row"] is not None  # the key is live; the route answers 404
         assert (seen["duty"], seen["orgs"], seen["jobs"]) == ("", "", 0)
 
