@@ -157,18 +157,24 @@ def capture_requests(
     db_url: str, requests: list[tuple[str, str, str, dict[str, Any] | None, dict[str, str]]]
 ) -> list[CapturedRequest]:
     """Run requests (label, method, path, json, headers) through the real app in process,
-    recording every statement SQLAlchemy sends (the pool's pre-ping, BEGIN and COMMIT are
-    protocol-level and not recorded)."""
+    recording every statement SQLAlchemy and the async pool send (BEGIN and COMMIT are not
+    recorded: SQLAlchemy's are protocol-level, the pool's are left out)."""
     engine = make_engine(db_url, pool_size=2)
     current: list[Statement] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
         current.append(Statement(statement, dict(params) if params else {}))
 
+    def record_pooled(statement: str, params: dict[str, Any]) -> None:
+        if statement not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            current.append(Statement(statement, params))
+
     event.listen(engine, "before_cursor_execute", record)
+    app = create_app(engine)
+    app.state.async_pool.on_statement.append(record_pooled)
     out: list[CapturedRequest] = []
     try:
-        with TestClient(create_app(engine)) as client:
+        with TestClient(app) as client:
             for label, method, path, body, headers in requests:
                 current.clear()
                 response = client.request(method, path, json=body, headers=headers)

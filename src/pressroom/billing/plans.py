@@ -165,7 +165,9 @@ def live_subscriptions(
     a value. The functions below and the worker's claim SQL (LIVE_PLAN_SQL) all use it."""
     return (
         select(_LIVE)
-        .where(_LIVE.org_id == org_id, _LIVE.status.in_(ACCESS_STATUSES))
+        # The statuses as plain parameters, not an expanding IN: the statement can then be
+        # compiled once for the driver (pressroom.db.async_pool.DriverStatement).
+        .where(_LIVE.org_id == org_id, _LIVE.status.in_([literal(s) for s in ACCESS_STATUSES]))
         .order_by(_LIVE.state_as_of.desc().nulls_last(), _LIVE.created_at.desc(), _LIVE.id.desc())
         .limit(1)
         .correlate_except(_LIVE)
@@ -190,18 +192,29 @@ def live_subscription(session: Session, scope: OrgScope) -> Subscription | None:
     return session.scalars(live_subscriptions(literal(scope.org_id))).first()
 
 
+def live_plan_name() -> ColumnElement[str | None]:
+    """The plan name of the org of `Organization.id` (correlated; NULL: free), as a column
+    of a statement that reads orgs (`plans_now`, orgs.access's on the async pool)."""
+    return live_subscriptions(Organization.id).with_only_columns(_LIVE.plan).scalar_subquery()
+
+
 def plans_now(
     session: Session, scope: OrgScope, *, catalog: PlanCatalog | None = None
 ) -> dict[uuid.UUID, Plan]:
     """The plan each org of the scope may use now."""
     catalog = catalog or get_catalog()
-    plan = live_subscriptions(Organization.id).with_only_columns(_LIVE.plan).scalar_subquery()
-    rows = session.execute(select(Organization.id, plan).where(scope.where(Organization.id)))
+    rows = session.execute(
+        select(Organization.id, live_plan_name()).where(scope.where(Organization.id))
+    )
     return {org_id: catalog.get(name or FREE_PLAN) for org_id, name in rows}
 
 
 def plan_now(session: Session, scope: OrgScope, *, catalog: PlanCatalog | None = None) -> Plan:
     """The plan the org may use now: its live subscription's plan, else free."""
-    catalog = catalog or get_catalog()
     sub = live_subscription(session, scope)
-    return catalog.get(sub.plan) if sub is not None else catalog.plans[FREE_PLAN]
+    return plan_named(sub.plan if sub is not None else None, catalog=catalog)
+
+
+def plan_named(name: str | None, *, catalog: PlanCatalog | None = None) -> Plan:
+    """The plan of a live subscription's plan name; None (no live subscription): free."""
+    return (catalog or get_catalog()).get(name or FREE_PLAN)

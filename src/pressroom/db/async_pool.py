@@ -3,9 +3,9 @@
 A job listing served through a SQLAlchemy session spent most of its CPU around its SQL:
 thread-pool hops for the session, the access check and the endpoint, and SQLAlchemy's
 statement and result machinery (docs/api-performance.md). The routes that a dashboard and
-a polling integrator call all the time (the job listing, the counts by status, submitting
-a job) run on the event loop instead, on connections of this pool, with statements that are still written
-once with SQLAlchemy Core, built and compiled once per shape (`DriverStatement`).
+an integrator call all the time (the job listing, the counts by status, submitting a job)
+run on the event loop instead, on connections of this pool, with statements that are
+still written once with SQLAlchemy Core, built and compiled once (`DriverStatement`).
 
 The connections keep the engine's rules (pressroom.db.session, pressroom.db.pooler):
 a statement timeout (a startup option, or per transaction behind PgBouncer), no prepared
@@ -72,6 +72,9 @@ class DriverStatement:
     async def all(self, conn: PoolConnection, **values: Any) -> list[Any]:
         return await (await conn.execute(self.sql, self.params(**values))).fetchall()
 
+    async def run(self, conn: PoolConnection, **values: Any) -> None:
+        await conn.execute(self.sql, self.params(**values))
+
 
 async def execute_once(conn: PoolConnection, statement: ClauseElement) -> Any:
     """A statement built for this call (a rare one: worth no template); its first row."""
@@ -101,8 +104,10 @@ class AsyncPool:
         self._max_idle = idle
         self._idle: list[_Pooled] = []
         self.behind_pooler = settings.db_pooler == "pgbouncer"
-        # Called with each new connection (bench.api.statements traces them).
+        # Called with each new connection (bench.api.statements traces them), and with
+        # each statement's SQL and parameters (bench.jobs_api explains them).
         self.on_connect: list[Callable[[PoolConnection], None]] = []
+        self.on_statement: list[Callable[[str, dict[str, Any]], None]] = []
 
     @classmethod
     def for_engine(cls, engine: Engine, settings: Settings) -> AsyncPool:
@@ -141,6 +146,8 @@ class AsyncPool:
     def _opened(self, conn: PoolConnection) -> PoolConnection:
         for hook in self.on_connect:
             hook(conn)
+        if self.on_statement:
+            conn.cursor_factory = _observed(self.on_statement)
         return conn
 
     async def _checkout(self) -> _Pooled:
@@ -200,6 +207,16 @@ class AsyncPool:
         idle, self._idle = self._idle, []
         for pooled in idle:
             _close(pooled.conn)
+
+
+def _observed(observers: list[Callable[[str, dict[str, Any]], None]]) -> Any:
+    class ObservedCursor(psycopg.AsyncCursor[Any]):
+        async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            for observe in observers:
+                observe(str(query), dict(params or {}))
+            return await super().execute(query, params, **kwargs)
+
+    return ObservedCursor
 
 
 def _close(conn: PoolConnection) -> None:

@@ -15,7 +15,7 @@ from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired, 
 from pressroom.jobs import events, service
 from pressroom.jobs.models import ContentArtifact, JobStatus
 from pressroom.jobs.schemas import ArtifactOut, JobCounts, JobCreate, JobDetail, JobOut
-from pressroom.orgs.access import OrgAccess, PoolAccess, require, require_on_pool
+from pressroom.orgs.access import OrgAccess, OrgColumns, PoolAccess, require, require_on_pool
 from pressroom.orgs.permissions import Permission
 from pressroom.pagination import Page, Pagination
 
@@ -25,6 +25,12 @@ CanReadJobs = Annotated[OrgAccess, require(Permission.JOBS_READ)]
 CanWriteJobs = Annotated[OrgAccess, require(Permission.JOBS_WRITE)]
 # The hottest reads run on the async pool (pressroom.db.async_pool): no thread hop, no ORM.
 ReadsJobsOnPool = Annotated[PoolAccess, require_on_pool(Permission.JOBS_READ)]
+SubmitsJobsOnPool = Annotated[
+    PoolAccess,
+    require_on_pool(
+        Permission.JOBS_WRITE, OrgColumns(service.submission_columns, service.submission_params)
+    ),
+]
 
 # Artifacts up to this size come inline in listings; bigger ones only via content_url.
 INLINE_CONTENT_BYTES = 16 * 1024
@@ -36,26 +42,27 @@ INLINE_CONTENT_BYTES = 16 * 1024
     response_model=JobDetail,
     responses=error_responses(InvalidInput, NotFound, PaymentRequired, Conflict),
 )
-def submit_job(
-    access: CanWriteJobs,
-    session: DbSession,
+async def submit_job(
+    access: SubmitsJobsOnPool,
+    conn: PoolTransaction,
     body: JobCreate,
-    response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JobDetail:
+) -> Response:
     """Queue a job. Takes one unit of this month's quota (402 when none is left).
     Retrying with the same `Idempotency-Key` returns the first job and takes nothing."""
-    user = access.user
-    result = service.submit(
-        session,
+    plan_name, used = access.read
+    job, created = await service.submit_on_pool(
+        conn,
         access.scope,
         body,
-        created_by=user.user.id if user else None,
+        plan_name=plan_name,
+        used=used,
+        created_by=access.user_id,
         idempotency_key=idempotency_key,
     )
-    if not result.created:
-        response.headers["Idempotent-Replayed"] = "true"
-    return JobDetail.model_validate(result.job)
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    body_json = orjson.dumps(job, option=orjson.OPT_UTC_Z)
+    return Response(body_json, status_code=202, media_type="application/json", headers=headers)
 
 
 @router.get("/jobs", response_model=Page[JobOut], responses=error_responses(InvalidInput, NotFound))

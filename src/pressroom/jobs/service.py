@@ -10,24 +10,38 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Insert,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
 from pressroom import tracing
-from pressroom.billing.plans import Plan, plan_now
+from pressroom.billing.plans import Plan, live_plan_name, plan_named, plan_now
 from pressroom.db.async_pool import DriverStatement, PoolConnection
 from pressroom.db.base import new_id
 from pressroom.db.tenancy import OrgScope
 from pressroom.errors import Conflict, InvalidInput, NotFound, PaymentRequired
 from pressroom.jobs import queue
 from pressroom.jobs.models import ContentArtifact, ContentJob, JobStatus, JobStatusCount
-from pressroom.jobs.schemas import JobOut, JobSubmission
+from pressroom.jobs.schemas import JobDetail, JobOut, JobSubmission
 from pressroom.pagination import Cursor, PageParams
 from pressroom.usage import service as usage
 from pressroom.webhooks.events import JobOutcome, announce_jobs
@@ -96,7 +110,30 @@ def submit(
     now: datetime | None = None,
 ) -> Submitted:
     now = now or datetime.now(UTC)
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+    _check_idempotency_key(idempotency_key)
+    plan = plan_now(session, scope)
+    values = _job_values(scope, body, plan, created_by, idempotency_key, now)
+    # A concurrent request with the same key waits here for the first to commit, then
+    # finds its row: one job and one quota unit however many times the POST is retried.
+    # The NOTIFY rides on the insert's RETURNING: only a job actually queued wakes workers.
+    job = session.execute(_queueing(values).returning(ContentJob, queue.notify_column())).scalar()
+    if job is None:
+        existing = session.execute(
+            select(ContentJob).where(
+                scope.where(ContentJob.org_id), ContentJob.idempotency_key == idempotency_key
+            )
+        ).scalar_one()
+        _check_replay(existing.request_fingerprint, values["request_fingerprint"])
+        return Submitted(existing, created=False)
+    # Last statement on purpose: the org's counter row stays locked until this transaction
+    # commits, so every other submission of the org queues behind it; nothing may run in
+    # between (docs/jobs.md, Benchmark).
+    usage.consume(session, scope, limit=plan.monthly_quota, now=now)
+    return Submitted(job, created=True)
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(
             f"Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
             extra={
@@ -105,49 +142,115 @@ def submit(
                 ]
             },
         )
-    plan = plan_now(session, scope)
-    job_input = _validate(body, plan)
-    fingerprint = _fingerprint(body)
-    values = {
+
+
+def _job_values(
+    scope: OrgScope,
+    body: JobSubmission,
+    plan: Plan,
+    created_by: uuid.UUID | None,
+    idempotency_key: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The new job's row, once the plan allows it."""
+    return {
         "id": new_id(),
         "org_id": scope.org_id,
         "created_by": created_by,
         "kind": body.kind.value,
-        "input": job_input,
+        "input": _validate(body, plan),
         "priority": body.priority,
         "idempotency_key": idempotency_key,
-        "request_fingerprint": fingerprint,
+        "request_fingerprint": _fingerprint(body),
         "quota_period": usage.period_of(now),
         "trace_context": tracing.current_context(),
     }
-    # A concurrent request with the same key waits here for the first to commit, then
-    # finds its row: one job and one quota unit however many times the POST is retried.
-    # The NOTIFY rides on the insert's RETURNING: only a job actually queued wakes workers.
-    job = session.execute(
+
+
+def _queueing(values: Mapping[str, Any]) -> Insert:
+    """The insert of a new job, which does nothing for an Idempotency-Key already used."""
+    return (
         insert(ContentJob)
         .values(**values)
         .on_conflict_do_nothing(
             index_elements=["org_id", "idempotency_key"],
             index_where=text("idempotency_key IS NOT NULL"),
         )
-        .returning(ContentJob, queue.notify_column())
-    ).scalar()
-    if job is None:
-        existing = session.execute(
-            select(ContentJob).where(
-                scope.where(ContentJob.org_id), ContentJob.idempotency_key == idempotency_key
-            )
-        ).scalar_one()
-        if existing.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "Idempotency-Key: this key was used with a different request body"
-            )
-        return Submitted(existing, created=False)
-    # Last statement on purpose: the org's counter row stays locked until this transaction
-    # commits, so every other submission of the org queues behind it; nothing may run in
-    # between (docs/jobs.md, Benchmark).
-    usage.consume(session, scope, limit=plan.monthly_quota, now=now)
-    return Submitted(job, created=True)
+    )
+
+
+def _check_replay(stored_fingerprint: str | None, fingerprint: str) -> None:
+    if stored_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "Idempotency-Key: this key was used with a different request body"
+        )
+
+
+# --- submitting on the async pool (pressroom.db.async_pool): the same rules, 5 statements
+# (BEGIN, the access statement reading the plan and the month's usage, the insert with its
+# NOTIFY, the quota unit, COMMIT).
+
+
+def submission_columns() -> tuple[ColumnElement[Any], ...]:
+    """What a submission reads of the org in the access statement: its plan and its jobs
+    used this month (orgs.access.OrgColumns)."""
+    return (live_plan_name(), usage.jobs_used_now(bindparam("usage_period", type_=Date)))
+
+
+def submission_params(now: datetime) -> dict[str, Any]:
+    return {"usage_period": usage.period_of(now)}
+
+
+async def submit_on_pool(
+    conn: PoolConnection,
+    scope: OrgScope,
+    body: JobSubmission,
+    *,
+    plan_name: str | None,
+    used: int | None,
+    created_by: uuid.UUID | None,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """`submit` with the org's plan and usage read already (`submission_columns`): the job
+    as JobDetail's fields, and whether this request created it."""
+    now = datetime.now(UTC)
+    _check_idempotency_key(idempotency_key)
+    plan = plan_named(plan_name)
+    values = _job_values(scope, body, plan, created_by, idempotency_key, now)
+    if idempotency_key is None and (used or 0) + 1 > plan.monthly_quota:
+        # Refused before anything is written: the transaction ends with COMMIT and the
+        # connection keeps its prepared statements. A retry with a key may be a replay.
+        raise usage.quota_exceeded(used or 0, plan.monthly_quota, values["quota_period"])
+    row = await _queue_on_pool().first(conn, **values)
+    if row is None:
+        row = await _replay_on_pool().first(conn, idempotency_key=idempotency_key, **scope.param)
+        _check_replay(row[-1], values["request_fingerprint"])
+        return dict(zip(DETAILED_FIELDS, row, strict=False)), False
+    await usage.consume_on_pool(conn, scope, limit=plan.monthly_quota, now=now)
+    return dict(zip(DETAILED_FIELDS, row, strict=False)), True
+
+
+DETAILED_FIELDS = tuple(JobDetail.model_fields)
+_DETAILED = tuple(ContentJob.__table__.c[name] for name in DETAILED_FIELDS)
+
+
+@cache
+def _queue_on_pool() -> DriverStatement:
+    columns = ContentJob.__table__.c
+    names = ("id", "org_id", "created_by", "kind", "input", "priority", "idempotency_key",
+             "request_fingerprint", "quota_period", "trace_context")  # fmt: skip
+    values = {name: bindparam(name, type_=columns[name].type) for name in names}
+    return DriverStatement(_queueing(values).returning(*_DETAILED, queue.notify_column()))
+
+
+@cache
+def _replay_on_pool() -> DriverStatement:
+    return DriverStatement(
+        select(*_DETAILED, ContentJob.request_fingerprint).where(
+            OrgScope.where_param(ContentJob.org_id),
+            ContentJob.idempotency_key == bindparam("idempotency_key"),
+        )
+    )
 
 
 def get_job(session: Session, scope: OrgScope, job_id: uuid.UUID) -> ContentJob:

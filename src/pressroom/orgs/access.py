@@ -255,10 +255,10 @@ def _no_params(_now: datetime) -> dict[str, Any]:
 @dataclass(frozen=True)
 class OrgColumns:
     """What a route on the async pool reads of the org besides the caller's access (its
-    plan, its month's usage), in the access statement itself: `columns` of the org whose
-    id they are given (a column to correlate with), and the values of their parameters."""
+    plan, its month's usage), in the access statement itself: `columns`, correlated with
+    `Organization.id`, and the values of their parameters at `now`."""
 
-    columns: Callable[[Any], tuple[ColumnElement[Any], ...]]
+    columns: Callable[[], tuple[ColumnElement[Any], ...]]
     params: Callable[[datetime], dict[str, Any]] = _no_params
 
 
@@ -313,10 +313,10 @@ async def prove_pool_access(
     return PoolAccess(permissions, AccessProof.proven(org_id), claims.user_id, tuple(row[3:]))
 
 
-def _read(reads: OrgColumns | None, org_id: Any) -> tuple[ColumnElement[Any], ...]:
+def _read(reads: OrgColumns | None) -> tuple[ColumnElement[Any], ...]:
     if reads is None:
         return ()
-    return tuple(c.label(f"org_read_{i}") for i, c in enumerate(reads.columns(org_id)))
+    return tuple(c.label(f"org_read_{i}") for i, c in enumerate(reads.columns()))
 
 
 # The statements of `_key_access` and `_user_access`, as columns, built once per reads.
@@ -326,7 +326,7 @@ def _key_proof(reads: OrgColumns | None) -> DriverStatement:
     return DriverStatement(
         entered(
             select(ApiKey.id, ApiKey.org_id, ApiKey.scopes, ApiKey.last_used_at)
-            .add_columns(*AccessProof.columns(ApiKey.org_id, wanted), *_read(reads, ApiKey.org_id))
+            .add_columns(*AccessProof.columns(ApiKey.org_id, wanted), *_read(reads))
             .join(Organization, Organization.id == ApiKey.org_id)
             .where(*live_key_hash(bindparam("secret_hash"), bindparam("now"))),
             SystemDuty.CREDENTIALS,
@@ -342,12 +342,11 @@ def _membership_proof(reads: OrgColumns | None) -> DriverStatement:
     return DriverStatement(
         entered(
             select(Membership.role)
-            .add_columns(
-                *AccessProof.columns(Membership.org_id, wanted), *_read(reads, Membership.org_id)
-            )
+            .add_columns(*AccessProof.columns(Membership.org_id, wanted), *_read(reads))
             .select_from(User)
             .join(AuthSession, AuthSession.user_id == User.id)
             .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.org_id == wanted))
+            .outerjoin(Organization, Organization.id == Membership.org_id)
             .where(*live_session_of(session_id, user_id, now)),
             SystemDuty.MEMBERSHIPS,
         )

@@ -10,16 +10,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import ColumnElement, Connection, select, text
 from sqlalchemy.orm import Session
 
 from pressroom.billing.plans import plan_now
+from pressroom.db.async_pool import DriverStatement, PoolConnection
 from pressroom.db.base import new_id
 from pressroom.db.tenancy import OrgScope
 from pressroom.errors import PaymentRequired
+from pressroom.orgs.models import Organization
 from pressroom.usage.models import UsageCounter
-from pressroom.webhooks.events import announce_usage
+from pressroom.webhooks.events import announce_usage, emit_on_pool, usage_threshold_events
 
 
 def period_of(moment: datetime) -> date:
@@ -81,9 +85,7 @@ def consume(
 ) -> Consumed:
     """Take `n` units of this month's quota, or raise QuotaExceeded (nothing written)."""
     period = period_of(now)
-    taken, seen = session.execute(
-        _CONSUME, {"id": new_id(), "org_id": scope.org_id, "period": period, "n": n, "limit": limit}
-    ).one()
+    taken, seen = session.execute(_CONSUME, _consume_params(scope, period, n, limit)).one()
     if taken is not None:
         announce_usage(
             session, scope.org_id, period, before=int(taken) - n, after=int(taken), limit=limit
@@ -92,10 +94,57 @@ def consume(
     used = int(seen or 0)
     if used + n <= limit:  # room when the statement began, none at the lock: read it again
         used = session.execute(_USED, {"org_id": scope.org_id, "period": period}).scalar() or 0
+    raise quota_exceeded(used, limit, period)
+
+
+async def consume_on_pool(
+    conn: PoolConnection, scope: OrgScope, *, limit: int, now: datetime, n: int = 1
+) -> Consumed:
+    """`consume`, in a transaction of the async pool (pressroom.db.async_pool)."""
+    period = period_of(now)
+    taken, seen = await _consume_on_pool().first(conn, **_consume_params(scope, period, n, limit))
+    if taken is not None:
+        events = usage_threshold_events(
+            scope.org_id, period, before=int(taken) - n, after=int(taken), limit=limit
+        )
+        await emit_on_pool(conn, events)
+        return Consumed(period, int(taken), limit)
+    used = int(seen or 0)
+    if used + n <= limit:  # room when the statement began, none at the lock: read it again
+        row = await _used_on_pool().first(conn, org_id=scope.org_id, period=period)
+        used = int(row[0]) if row else 0
+    raise quota_exceeded(used, limit, period)
+
+
+def _consume_params(scope: OrgScope, period: date, n: int, limit: int) -> dict[str, Any]:
+    return {"id": new_id(), "org_id": scope.org_id, "period": period, "n": n, "limit": limit}
+
+
+@cache
+def _consume_on_pool() -> DriverStatement:
+    return DriverStatement(_CONSUME)
+
+
+@cache
+def _used_on_pool() -> DriverStatement:
+    return DriverStatement(_USED)
+
+
+def quota_exceeded(used: int, limit: int, period: date) -> QuotaExceeded:
     reset = period_reset_at(period)
-    raise QuotaExceeded(
+    return QuotaExceeded(
         f"monthly job quota reached: {used} of {limit} jobs used; resets at {reset.isoformat()}",
         extra={"limit": limit, "used": used, "resets_at": reset.isoformat()},
+    )
+
+
+def jobs_used_now(period: Any) -> ColumnElement[int | None]:
+    """The jobs used in `period` by the org of `Organization.id` (correlated): a column
+    for a statement that reads the org already (orgs.access's on the async pool)."""
+    return (
+        select(UsageCounter.jobs_used)
+        .where(UsageCounter.org_id == Organization.id, UsageCounter.period_month == period)
+        .scalar_subquery()
     )
 
 

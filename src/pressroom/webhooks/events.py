@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Text, bindparam, text
@@ -17,6 +18,7 @@ from sqlalchemy.types import Uuid
 
 from pressroom import tracing
 from pressroom.config import get_settings
+from pressroom.db.async_pool import DriverStatement, PoolConnection
 from pressroom.db.base import new_id
 
 # Version of every payload's shape; a breaking change gets a new number (docs/webhooks.md).
@@ -89,18 +91,29 @@ _FAN_OUT = text(
 
 def emit(db: Session | Connection, events: Sequence[Event]) -> None:
     """One statement for any number of events; an org with no endpoint costs an index probe."""
-    if not events:
-        return
-    db.execute(
-        _FAN_OUT,
-        {
-            "ids": [e.id for e in events],
-            "org_ids": [e.org_id for e in events],
-            "types": [e.type for e in events],
-            "payloads": [json.dumps(e.envelope()) for e in events],
-            "traces": [e.trace_context for e in events],
-        },
-    )
+    if events:
+        db.execute(_FAN_OUT, _fan_out_params(events))
+
+
+async def emit_on_pool(conn: PoolConnection, events: Sequence[Event]) -> None:
+    """`emit`, in a transaction of the async pool (pressroom.db.async_pool)."""
+    if events:
+        await _fan_out_on_pool().run(conn, **_fan_out_params(events))
+
+
+@cache
+def _fan_out_on_pool() -> DriverStatement:
+    return DriverStatement(_FAN_OUT)
+
+
+def _fan_out_params(events: Sequence[Event]) -> dict[str, Any]:
+    return {
+        "ids": [e.id for e in events],
+        "org_ids": [e.org_id for e in events],
+        "types": [e.type for e in events],
+        "payloads": [json.dumps(e.envelope()) for e in events],
+        "traces": [e.trace_context for e in events],
+    }
 
 
 # -- the seams: one call each ----------------------------------------------------------
@@ -161,12 +174,20 @@ def announce_usage(
     after: int,
     limit: int,
 ) -> None:
-    """usage.threshold when this consumption crossed 80 % or 100 % of the month's quota.
-    The event id is derived from (org, month, threshold): a threshold crossed again after
-    a refund is the same event, which each endpoint receives once."""
+    """usage.threshold when this consumption crossed 80 % or 100 % of the month's quota."""
+    emit(db, usage_threshold_events(org_id, period, before=before, after=after, limit=limit))
+
+
+def usage_threshold_events(
+    org_id: uuid.UUID, period: date, *, before: int, after: int, limit: int
+) -> list[Event]:
+    """A usage.threshold event for each of 80 % and 100 % of the month's quota that going
+    from `before` to `after` units crossed. The event id is derived from (org, month,
+    threshold): a threshold crossed again after a refund is the same event, which each
+    endpoint receives once."""
     if limit <= 0:
-        return
-    events = [
+        return []
+    return [
         Event(
             org_id,
             "usage.threshold",
@@ -182,7 +203,6 @@ def announce_usage(
         for pct in USAGE_THRESHOLDS
         if before * 100 < pct * limit <= after * 100
     ]
-    emit(db, events)
 
 
 def announce_subscription(
