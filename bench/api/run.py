@@ -154,6 +154,7 @@ def _endpoints(fx: data.Fixture, deep: str, jwt: str) -> list[Endpoint]:
         Endpoint("GET jobs deep page, API key", "GET", f"{jobs}&after={deep}", key),
         Endpoint("GET jobs page 1, JWT", "GET", jobs, jwt),
         Endpoint("GET jobs deep page, JWT", "GET", f"{jobs}&after={deep}", jwt),
+        Endpoint("GET jobs counts, API key", "GET", f"/v1/orgs/{fx.big_org}/jobs/counts", key),
         Endpoint("POST jobs, API key", "POST", f"/v1/orgs/{fx.submit_org}/jobs", sub),
     ]
 

@@ -21,6 +21,7 @@ ENDPOINTS = [
     "GET jobs deep page, API key",
     "GET jobs page 1, JWT",
     "GET jobs deep page, JWT",
+    "GET jobs counts, API key",
     "POST jobs, API key",
 ]
 
