@@ -40,14 +40,15 @@ API_PREFIX = "/v1"
 
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
+    # The hottest routes first: a request's path is matched against the routes in order.
     for router in (
+        jobs_router,
         accounts_router,
         auth_router,
         recovery_router,
         orgs_router,
         invitations_router,
         api_keys_router,
-        jobs_router,
         usage_router,
         billing_router,
         webhooks_router,
