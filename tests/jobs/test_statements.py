@@ -157,7 +157,7 @@ def wire(
 ) -> Iterator[tuple[TestClient, WireCounter, str, dict[str, dict[str, str]]]]:
     client, engine = make_client(database_url)
     # Before the first connection of the engine and of the async pool: all are traced.
-    counter = WireCounter(engine, client.app.state.async_pool)
+    counter = WireCounter(engine, client.app.state.async_pool)  # type: ignore[attr-defined]
     _, user = new_user(client, "owner")
     org_id = create_org(client, user)
     key = create_api_key(client, user, org_id, ["jobs:read", "jobs:write"])["key"]
@@ -281,3 +281,41 @@ class TestSubmitWakesWorkers:
             replay = client.post(f"/v1/orgs/{org_id}/jobs", json=body, headers=keyed)
             assert replay.json()["id"] == first.json()["id"]
             assert wake_ups() == 0
+
+
+class TestQuotaRefusalsOnTheAsyncPool:
+    def test_an_org_at_its_quota_is_refused_before_anything_is_written(
+        self, wire: Any, plans_file: Any, database_url: str
+    ) -> None:
+        client, counter, org_id, headers = wire
+        plans_file("[plans.free]\nmonthly_quota = 1\n")
+        assert _post(client, org_id, headers["API key"]).status_code == 202
+        with counter.count() as counted:
+            refused = _post(client, org_id, headers["API key"])
+        assert refused.status_code == 402
+        assert refused.json()["code"] == "quota_exceeded"
+        assert (refused.json()["used"], refused.json()["limit"]) == (1, 1)
+        # The access statement read the usage: no insert to undo, so no ROLLBACK (which
+        # would cost the connection its prepared statements).
+        assert not [s for s in counted.sql if "INSERT INTO content_jobs" in s], counted.sql
+        assert counted.sql[-1] == "COMMIT"
+        assert not [s for s in counted.sql if s.startswith(("ROLLBACK", "DEALLOCATE"))]
+        with psycopg.connect(to_libpq_url(database_url)) as conn:
+            assert conn.execute("SELECT count(*) FROM content_jobs").fetchone() == (1,)
+
+    def test_a_retry_with_its_key_is_still_answered_at_the_quota(
+        self, wire: Any, plans_file: Any, database_url: str
+    ) -> None:
+        client, _, org_id, headers = wire
+        plans_file("[plans.free]\nmonthly_quota = 1\n")
+        keyed = {**headers["JWT"], "Idempotency-Key": "once"}
+        first = _post(client, org_id, keyed)
+        again = _post(client, org_id, keyed)
+        assert (first.status_code, again.status_code) == (202, 202)
+        assert again.json()["id"] == first.json()["id"]
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = _post(client, org_id, {**headers["JWT"], "Idempotency-Key": "another"})
+        assert other.status_code == 402  # the unit is taken last, and rolled back with it
+        with psycopg.connect(to_libpq_url(database_url)) as conn:
+            assert conn.execute("SELECT count(*) FROM content_jobs").fetchone() == (1,)
+            assert conn.execute("SELECT jobs_used FROM usage_counters").fetchone() == (1,)
