@@ -240,7 +240,9 @@ def findings(result: BenchResult) -> list[str]:
             f"repetition {wb.best_us_per_row:.1f} -> {wa.best_us_per_row:.1f} us/row "
             f"({best:+.0f}%). Each insert (status queued) now also maintains "
             "idx_content_jobs_org_created_desc (a random leaf per org), "
-            "idx_content_jobs_status and the queue's partial idx_content_jobs_queue."
+            "idx_content_jobs_status and the queue's partial idx_content_jobs_queue, and "
+            "its statement appends one row to job_status_counts (the kept counts, "
+            "0607bc5b8549): a multi-row insert appends one per org and status."
         )
     out.append(
         f"migration to head: {result.migration_seconds:.1f} s in total for the "
