@@ -27,8 +27,12 @@ def _statements(results: Results) -> list[str]:
                 (words[i + 1] for i, w in enumerate(words[:-1]) if w in ("FROM", "INTO", "UPDATE")),
                 "",
             )
-            if "pg_notify" in sql:
-                verb, table = "NOTIFY", ""
+            if "AS entry JOIN LATERAL" in sql:  # db.tenancy.entered: role, duty, credential
+                verb, table = "access", "(role, duty, credential, scope)"
+            elif "pg_notify" in sql:
+                verb, table = (
+                    ("INSERT content_jobs + NOTIFY", "") if "INSERT" in sql else ("NOTIFY", "")
+                )
             elif "INSERT INTO usage_counters" in sql:
                 verb, table = "upsert", "usage_counters"
             kinds.append(f"{verb} {table}".strip())
@@ -104,8 +108,8 @@ def markdown(results: Results) -> str:
         )
     lines += [
         "",
-        "Statements each request sends (recorded from the app; the pool's pre-ping, BEGIN "
-        "and COMMIT come on top):",
+        "Statements each request sends (recorded from the app; BEGIN and COMMIT come on "
+        "top, and no pre-ping: a dead pooled connection is found without a round trip):",
         "",
         "| request | status | statements | which |",
         "| --- | ---: | ---: | --- |",
