@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from pressroom.api_keys.models import ApiKey
 from pressroom.db.async_pool import AsyncPool, DriverStatement
-from pressroom.db.tenancy import RUNTIME_ROLE, AccessProof, SystemDuty, entered
+from pressroom.db.tenancy import RUNTIME_ROLE, SystemDuty, entered
 from pressroom.db.url import to_libpq_url
 from pressroom.hashed_secrets import hash_secret
 from pressroom.orgs import access
@@ -118,9 +118,6 @@ class TestTheAccessStatementEntersItsDuty:
         )
         assert seen["row"] is not None  # the key is live; the route answers 404
         assert (seen["duty"], seen["orgs"], seen["jobs"]) == ("", "", 0)
-
-    def test_the_proven_scope_is_only_made_in_orgs_access(self) -> None:
-        assert AccessProof.proven(uuid.uuid4()).org_ids  # made by tenancy, for orgs.access
 
 
 class TestTransactions:

@@ -196,8 +196,9 @@ class AsyncPool:
                 await conn.execute("COMMIT" if row and row[0] else "ROLLBACK")
             elif status == TransactionStatus.INERROR:
                 await conn.execute("ROLLBACK")
-            elif status != TransactionStatus.IDLE:
-                raise psycopg.InterfaceError("connection left mid-statement")
+            elif status != TransactionStatus.IDLE:  # left mid-statement, or gone
+                _close(conn)
+                return
         except BaseException:
             _close(conn)
             return
@@ -224,11 +225,11 @@ def _close(conn: PoolConnection) -> None:
     try:
         conn.pgconn.finish()
     except Exception:
-        log.debug("closing a read connection failed", exc_info=True)
+        log.debug("closing a pool connection failed", exc_info=True)
 
 
 async def pool_transaction(request: Request) -> AsyncIterator[PoolConnection]:
-    """The request's read transaction, committed before the response is sent."""
+    """The request's transaction on the async pool, committed before the response is sent."""
     pool: AsyncPool = request.app.state.async_pool
     async with pool.transaction() as conn:
         yield conn
