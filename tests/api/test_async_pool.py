@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from bench.api.statements import WireCounter
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from pressroom.api_keys.models import ApiKey
 from pressroom.db.async_pool import AsyncPool, DriverStatement
@@ -192,3 +192,11 @@ class TestConnections:
         # Never more connections than readers at once, all kept for the next burst.
         assert 1 <= len(api.opened) <= 8
         assert len(api.pool._idle) == len(api.opened)
+
+
+class TestDriverStatement:
+    def test_a_value_without_a_parameter_is_refused(self) -> None:
+        statement = DriverStatement(select(ApiKey.id).where(ApiKey.name == bindparam("name")))
+        assert statement.params(name="ci") == {"name": "ci"}
+        with pytest.raises(TypeError, match="no parameter named nmae"):
+            statement.params(nmae="ci")

@@ -39,7 +39,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from pressroom.config import Settings
 from pressroom.db import pooler
-from pressroom.db.session import connection_looks_dead
+from pressroom.db.session import WROTE_NOTHING, connection_looks_dead
 from pressroom.db.url import to_libpq_url
 
 log = logging.getLogger("pressroom.db")
@@ -57,9 +57,14 @@ class DriverStatement:
     def __init__(self, statement: ClauseElement) -> None:
         self._compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
         self.sql = self._compiled.string
+        self._names = frozenset(self._compiled.binds)
 
     def params(self, **values: Any) -> dict[str, Any]:
-        """Every parameter: `values` by name, the statement's own literals as built."""
+        """Every parameter: `values` by name, the statement's own literals as built. A
+        value the statement has no parameter for is refused, not dropped (a column the
+        caller meant to write would silently stay at its default)."""
+        if unknown := values.keys() - self._names:
+            raise TypeError(f"no parameter named {', '.join(sorted(unknown))}")
         params = dict(self._compiled.construct_params(values) or {})
         processors = cast(dict[str, Callable[[Any], Any]], self._compiled._bind_processors)
         if processors:
@@ -81,10 +86,6 @@ async def execute_once(conn: PoolConnection, statement: ClauseElement) -> Any:
     compiled = statement.compile(dialect=_DIALECT)
     cursor = await conn.execute(compiled.string, compiled.construct_params())
     return await cursor.fetchone() if cursor.description else None
-
-
-# PostgreSQL assigns a transaction id on its first write or row lock.
-_WROTE_NOTHING = "SELECT pg_current_xact_id_if_assigned() IS NULL"
 
 
 @dataclass
@@ -192,7 +193,7 @@ class AsyncPool:
         try:
             status = conn.info.transaction_status
             if status == TransactionStatus.INTRANS:
-                row = await (await conn.execute(_WROTE_NOTHING)).fetchone()
+                row = await (await conn.execute(WROTE_NOTHING)).fetchone()
                 await conn.execute("COMMIT" if row and row[0] else "ROLLBACK")
             elif status == TransactionStatus.INERROR:
                 await conn.execute("ROLLBACK")

@@ -110,6 +110,9 @@ def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Sessi
 
 
 _USED_A_CONNECTION = "pressroom.used_a_connection"
+# True while the transaction has written nothing: PostgreSQL assigns a transaction id on
+# its first write or row lock. The async pool ends its failed transactions by it too.
+WROTE_NOTHING = "SELECT pg_current_xact_id_if_assigned() IS NULL"
 
 
 @event.listens_for(Session, "after_begin")
@@ -147,5 +150,5 @@ def _unwritten_transaction(session: Session) -> psycopg.Connection[Any] | None:
     conn = driver_connection(session)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
         return None  # failed (INERROR): only ROLLBACK ends it
-    row = conn.execute("SELECT pg_current_xact_id_if_assigned() IS NULL").fetchone()
+    row = conn.execute(WROTE_NOTHING).fetchone()
     return conn if row is not None and row[0] else None

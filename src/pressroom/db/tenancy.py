@@ -218,7 +218,7 @@ def entered(query: Select[Any], duty: SystemDuty) -> Select[Any]:
     row setting it, so the planner can only run it after that row (and OFFSET 0 keeps
     either from being flattened into the other). If that ever failed, the duty would be
     off while scanning: the credential would not be found (401), nothing more
-    (tests/api/test_row_level_security.py runs it where row-level security applies).
+    (tests/api/test_async_pool.py runs it where row-level security applies).
     The role takes effect from the next statement: this one is planned and checked as
     the login role, and sees no more than it would under the duty."""
     entry = (

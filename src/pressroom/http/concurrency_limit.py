@@ -1,6 +1,6 @@
 """At most as many requests in flight per process as the database pool has connections.
 
-Sync routes and dependencies run in AnyIO's thasync pool (40 threads); a request checks out
+Sync routes and dependencies run in AnyIO's thread pool (40 threads); a request checks out
 a pooled connection on its first statement and keeps it until it ends. With more requests
 in flight than connections, the threads waiting for a connection can hold every thread of
 the pool while the requests that hold the connections wait for a thread to run their next

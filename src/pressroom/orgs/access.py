@@ -298,6 +298,7 @@ async def prove_pool_access(
         if use_is_stale(last_used_at, now):
             await execute_once(conn, use_recording(key_id, now))
         permissions = scope_permissions(frozenset(scopes))
+        # The reads follow the key's 4 columns and the proof's 2.
         return PoolAccess(permissions, AccessProof.proven(org_id), None, tuple(row[6:]))
     claims = decode_access_token(settings, token)
     if claims is None:
@@ -310,6 +311,7 @@ async def prove_pool_access(
     if row[0] is None:
         raise OrgNotFound("Organization not found.")
     permissions = role_permissions(Role(row[0]))
+    # The reads follow the role and the proof's 2 columns.
     return PoolAccess(permissions, AccessProof.proven(org_id), claims.user_id, tuple(row[3:]))
 
 
